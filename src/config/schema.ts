@@ -1,0 +1,130 @@
+// The configuration contract: every key, its type, bounds, default (with units) and a one-line
+// description. Every key is optional; `rempart serve` with no file at all runs on these defaults.
+// docs/configuration.md documents the same keys (a test keeps the two in step).
+import { z } from 'zod';
+import ipaddr from 'ipaddr.js';
+import { parseDuration } from './duration.js';
+
+/** A duration such as 300, "300s", "5m", "2d"; parsed to seconds. */
+function duration(defaultValue: string, min = 0, max = Number.MAX_SAFE_INTEGER) {
+  const seconds = parseDuration(defaultValue);
+  if (seconds === undefined) throw new Error(`bad default duration ${defaultValue}`);
+  return z
+    .union([z.number(), z.string()])
+    .transform((value, ctx) => {
+      const parsed = parseDuration(value);
+      if (parsed === undefined) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration such as 300, 300s, 5m, 2d (got ${JSON.stringify(value)})` });
+        return z.NEVER;
+      }
+      if (parsed < min || parsed > max) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration between ${min}s and ${max}s (got ${parsed}s)` });
+        return z.NEVER;
+      }
+      return parsed;
+    })
+    .default(seconds);
+}
+
+/** An IP address or CIDR network, IPv4 or IPv6 ("192.0.2.0/24", "::1/128", "192.0.2.7"). */
+const ipOrCidr = z.string().refine((value) => {
+  try {
+    if (value.includes('/')) ipaddr.parseCIDR(value);
+    else ipaddr.parse(value);
+    return true;
+  } catch {
+    return false;
+  }
+}, { message: 'expected an IP address or CIDR network such as 192.0.2.0/24 or 2001:db8::/32' });
+
+/** A listen address: "host:port", "[ipv6]:port" or "unix:/path/to/socket". */
+export const LISTEN_PATTERN = /^(unix:\/.+|\[[0-9a-fA-F:.]+\]:\d{1,5}|[A-Za-z0-9.-]+:\d{1,5})$/;
+const listen = (defaultValue: string) =>
+  z.string().regex(LISTEN_PATTERN, { message: 'expected "host:port", "[ipv6]:port" or "unix:/absolute/path"' }).default(defaultValue);
+
+const domainName = z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/, {
+  message: 'expected a domain name such as example.org',
+});
+
+const logSchema = z
+  .strictObject({
+    level: z.enum(['debug', 'info', 'warn', 'error']).default('info').describe('least severe level written'),
+    format: z.enum(['text', 'json']).default('text').describe('text: one key=value line per event; json: one JSON object per line'),
+  })
+  .prefault({});
+
+const storeSchema = z
+  .strictObject({
+    backend: z.enum(['sqlite']).default('sqlite').describe('storage engine (sqlite; redis arrives with clustering)'),
+    path: z.string().min(1).optional().describe('directory of the SQLite database; default /var/lib/rempart, or ~/.local/state/rempart when that is not writable'),
+    maintenance_interval: duration('1h', 10, 86400 * 7).describe('how often expired entries are removed'),
+    timeout: duration('2s', 0.05, 60).describe('deadline for one store operation; past it the request fails open'),
+  })
+  .prefault({});
+
+const historySchema = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe('keep a result record of every decision in the store'),
+    max_age: duration('30d', 3600).describe('records older than this are removed by maintenance'),
+    max_records: z.number().int().min(1000).default(1_000_000).describe('at most this many records are kept (oldest removed first)'),
+  })
+  .prefault({});
+
+const policySchema = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe('run the Postfix policy delegation server'),
+    listen: listen('127.0.0.1:10040').describe('where the policy server listens'),
+    idle_timeout: duration('10m', 1, 86400).describe('close a connection idle for this long (Postfix closes its own after 300s)'),
+    max_line_length: z.number().int().min(256).max(1_048_576).default(8192).describe('longest accepted attribute line, in bytes'),
+    max_attributes: z.number().int().min(10).max(10_000).default(100).describe('most attributes accepted in one request'),
+    max_request_size: z.number().int().min(1024).max(16_777_216).default(65_536).describe('largest accepted request, in bytes'),
+    max_connections: z.number().int().min(1).max(100_000).default(1000).describe('connections served at once; more are refused'),
+    drain_timeout: duration('10s', 0, 600).describe('on SIGTERM, how long in-flight requests may take to finish'),
+  })
+  .prefault({});
+
+const greylistSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe('greylist unknown (client network, sender, recipient) triplets'),
+    delay: duration('5m', 0, 86400).describe('how long a new triplet must wait before a retry passes'),
+    max_age: duration('35d', 60).describe('a triplet or auto-allowed client unseen for this long is forgotten'),
+    retry_window: duration('2d', 60).describe('a first retry later than this after the first attempt starts the wait again'),
+    auto_allow_clients: z.number().int().min(0).default(5).describe('allow a client after this many passed retries (counted at most once an hour); 0 turns it off'),
+    ipv4_prefix: z.number().int().min(0).max(32).default(24).describe('IPv4 clients are grouped by this network prefix, in bits (32: the exact address)'),
+    ipv6_prefix: z.number().int().min(0).max(128).default(64).describe('IPv6 clients are grouped by this network prefix, in bits (128: the exact address)'),
+    allow_clients_files: z.array(z.string().min(1)).default([]).describe("client allow lists in postgrey's whitelist_clients format"),
+    allow_recipients_files: z.array(z.string().min(1)).default([]).describe("recipient allow lists in postgrey's whitelist_recipients format"),
+    action: z.enum(['DEFER_IF_PERMIT', 'DEFER']).default('DEFER_IF_PERMIT').describe('policy action used to greylist'),
+    text: z
+      .string()
+      .min(1)
+      .regex(/^[^\r\n]*$/, { message: 'expected one line of text' })
+      .default('Greylisted for %r, see RFC 6647; retry in %s seconds')
+      .describe('reply text: %s = seconds left, %r = recipient domain'),
+    header: z
+      .string()
+      .regex(/^[A-Za-z0-9-]+: [^\r\n]*$/, { message: 'expected "Header-Name: value" on one line' })
+      .default('X-Greylist: delayed %t seconds by rempart at %h; %d')
+      .describe('header prepended when a retry passes: %t = seconds delayed, %h = hostname, %d = date'),
+    privacy: z.boolean().default(false).describe('store hashes instead of addresses in the greylist tables'),
+    skip_authenticated: z.boolean().default(true).describe('never greylist SASL-authenticated clients'),
+    skip_my_networks: z.boolean().default(true).describe('never greylist clients in my_networks'),
+  })
+  .prefault({});
+
+export const configSchema = z.strictObject({
+  hostname: domainName.optional().describe('our own host name (X-Greylist header, HELO checks); default: the system host name'),
+  local_domains: z.array(domainName).default([]).describe('domains we receive mail for'),
+  my_networks: z.array(ipOrCidr).default(['127.0.0.0/8', '::1/128']).describe('trusted client networks'),
+  log: logSchema,
+  store: storeSchema,
+  history: historySchema,
+  policy: policySchema,
+  greylist: greylistSchema,
+});
+
+/** The configuration as parsed from YAML, defaults filled in, durations in seconds. */
+export type ParsedConfig = z.output<typeof configSchema>;
+
+/** The configuration the daemon runs with: computed defaults resolved (host name, store path). */
+export type Config = ParsedConfig & { hostname: string; store: ParsedConfig['store'] & { path: string } };

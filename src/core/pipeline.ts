@@ -1,0 +1,153 @@
+// The scan core shared by every adapter: runs the checks registered for a stage in order, each
+// under its deadline, stops at the first verdict, and turns the outcome into one decision with
+// one log line and one history record. A failing or late check counts as "no finding": mail
+// flows, and the failure is logged and counted.
+import type { Action, CheckDescriptor, CheckEnvironment, CheckInstance, CheckOutcome, CheckProblem, HeaderField, SymbolHit, Verdict } from './check.js';
+import { decisionLogFields, type ResultRecord } from './result.js';
+import type { Envelope, Task } from './task.js';
+
+export interface Decision {
+  action: Action;
+  verdict?: Verdict;
+  /** The check that gave the verdict, or empty. */
+  decidedBy: string;
+  reason: string;
+  headers: HeaderField[];
+  symbols: SymbolHit[];
+  score: number;
+  facts: Record<string, string | number>;
+  errors: string[];
+}
+
+interface PreparedCheck {
+  descriptor: CheckDescriptor;
+  instance: CheckInstance;
+}
+
+/** Failure counters, read by `rempart stats` and (later) /metrics. */
+export interface PipelineCounters {
+  checkErrors: Map<string, number>;
+  checkTimeouts: Map<string, number>;
+}
+
+class CheckTimeout extends Error {}
+
+export class Pipeline {
+  private readonly checks: PreparedCheck[] = [];
+  readonly problems: CheckProblem[] = [];
+
+  constructor(
+    descriptors: readonly CheckDescriptor[],
+    private readonly env: CheckEnvironment,
+    readonly counters: PipelineCounters = { checkErrors: new Map(), checkTimeouts: new Map() },
+  ) {
+    for (const descriptor of descriptors) {
+      const instance = descriptor.create(env);
+      if (!instance) continue;
+      this.checks.push({ descriptor, instance });
+      this.problems.push(...(instance.problems ?? []));
+    }
+  }
+
+  /** Names of the checks that are enabled, in the order they run. */
+  enabledChecks(): string[] {
+    return this.checks.map((c) => c.descriptor.name);
+  }
+
+  /**
+   * Scans the envelope, lets the adapter render its protocol reply, then logs the decision and
+   * queues its result record. Never throws: an unexpected failure becomes an accept with an error.
+   */
+  async decide(envelope: Envelope, renderReply: (decision: Decision) => string): Promise<{ decision: Decision; reply: string; record: ResultRecord }> {
+    const started = performance.now();
+    const task: Task = { envelope, startedMs: this.env.clock.nowMs() };
+    const decision = await this.scan(task);
+    let reply: string;
+    try {
+      reply = renderReply(decision);
+    } catch (error) {
+      this.env.log.error({ err: error }, 'reply rendering failed; answering with no opinion');
+      reply = '';
+    }
+    const record = this.record(task, decision, reply, performance.now() - started);
+    this.env.log.info(decisionLogFields(record), 'decision');
+    if (this.env.config.history.enabled) this.env.store.history.add(record);
+    return { decision, reply, record };
+  }
+
+  private async scan(task: Task): Promise<Decision> {
+    const decision: Decision = { action: 'accept', decidedBy: '', reason: '', headers: [], symbols: [], score: 0, facts: {}, errors: [] };
+    const notes: string[] = [];
+    for (const { descriptor, instance } of this.checks) {
+      if (!descriptor.stages.includes(task.envelope.stage)) continue;
+      const outcome = await this.runCheck(descriptor, instance, task, decision);
+      if (!outcome) continue;
+      if (outcome.symbols) {
+        for (const symbol of outcome.symbols) {
+          decision.symbols.push(symbol);
+          decision.score += symbol.score;
+        }
+      }
+      if (outcome.facts) Object.assign(decision.facts, outcome.facts);
+      if (outcome.verdict) {
+        decision.verdict = outcome.verdict;
+        decision.action = outcome.verdict.action;
+        decision.decidedBy = descriptor.name;
+        decision.reason = outcome.verdict.reason;
+        return decision;
+      }
+      if (outcome.headers) decision.headers.push(...outcome.headers);
+      if (outcome.note) notes.push(`${descriptor.name}: ${outcome.note}`);
+    }
+    decision.reason = notes.length > 0 ? notes.join('; ') : decision.errors.length > 0 ? 'check failed, failing open' : 'no finding';
+    return decision;
+  }
+
+  private async runCheck(descriptor: CheckDescriptor, instance: CheckInstance, task: Task, decision: Decision): Promise<CheckOutcome | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new CheckTimeout()), instance.timeoutMs ?? descriptor.timeoutMs);
+      });
+      return await Promise.race([Promise.resolve().then(() => instance.evaluate(task)), deadline]);
+    } catch (error) {
+      const timedOut = error instanceof CheckTimeout;
+      const counter = timedOut ? this.counters.checkTimeouts : this.counters.checkErrors;
+      counter.set(descriptor.name, (counter.get(descriptor.name) ?? 0) + 1);
+      decision.errors.push(`${descriptor.name}:${timedOut ? 'timeout' : 'error'}`);
+      if (timedOut) this.env.log.warn({ check: descriptor.name, timeout_ms: instance.timeoutMs ?? descriptor.timeoutMs }, 'check timed out; counted as no finding');
+      else this.env.log.error({ check: descriptor.name, err: error }, 'check failed; counted as no finding');
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private record(task: Task, decision: Decision, reply: string, durationMs: number): ResultRecord {
+    const e = task.envelope;
+    return {
+      time: task.startedMs,
+      node: this.env.config.hostname,
+      protocol: e.protocol,
+      stage: e.stage,
+      clientAddress: e.clientAddress,
+      clientName: e.clientName,
+      helo: e.helo,
+      sender: e.sender,
+      recipients: e.recipients,
+      queueId: e.queueId,
+      messageId: '',
+      instance: e.instance,
+      action: decision.action,
+      decidedBy: decision.decidedBy,
+      reason: decision.reason,
+      reply,
+      headers: decision.headers,
+      score: decision.score,
+      symbols: decision.symbols,
+      facts: decision.facts,
+      errors: decision.errors,
+      durationMs,
+    };
+  }
+}

@@ -1,0 +1,53 @@
+// What a scan works on: the SMTP envelope as seen at one stage, whichever protocol brought it.
+// Checks read the task; they add their findings through their outcome, never by mutating it.
+
+/** SMTP stages, in the order a session goes through them; 'other' covers VRFY, ETRN and unknown states. */
+export type Stage = 'connect' | 'helo' | 'mail' | 'rcpt' | 'data' | 'eom' | 'other';
+
+/** Which adapter brought the request. */
+export type Protocol = 'policy' | 'milter' | 'http' | 'cli';
+
+export interface Envelope {
+  protocol: Protocol;
+  stage: Stage;
+  /** Client IP address as text; empty when unknown. */
+  clientAddress: string;
+  /** Forward-confirmed client host name, or "unknown". */
+  clientName: string;
+  /** Host name from the PTR record alone, or "unknown". */
+  reverseClientName: string;
+  helo: string;
+  /** Envelope sender without angle brackets; empty for the null sender. */
+  sender: string;
+  /** At RCPT: the recipient being checked. Later: every accepted recipient known. */
+  recipients: string[];
+  saslUsername: string;
+  /** Postfix's token shared by all requests of one message on a connection. */
+  instance: string;
+  queueId: string;
+  /** Declared or actual message size in bytes; 0 when unknown. */
+  size: number;
+}
+
+export interface Task {
+  envelope: Envelope;
+  /** When the scan started, ms since the epoch (from the pipeline's clock). */
+  startedMs: number;
+}
+
+export function emptyEnvelope(protocol: Protocol, stage: Stage): Envelope {
+  return {
+    protocol,
+    stage,
+    clientAddress: '',
+    clientName: 'unknown',
+    reverseClientName: 'unknown',
+    helo: '',
+    sender: '',
+    recipients: [],
+    saslUsername: '',
+    instance: '',
+    queueId: '',
+    size: 0,
+  };
+}

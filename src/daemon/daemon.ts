@@ -1,0 +1,173 @@
+// The rempart daemon: loads the configuration, opens the store, builds the check pipeline, runs the
+// policy server and the periodic store maintenance. SIGHUP reloads the configuration and list files
+// without dropping connections; SIGTERM (or SIGINT) drains in-flight requests and exits.
+import { systemClock, type Clock } from '../core/clock.js';
+import { createLogger, type LoggerHandle } from '../core/log.js';
+import { Pipeline } from '../core/pipeline.js';
+import { CHECKS } from '../core/registry.js';
+import { loadConfig } from '../config/loader.js';
+import type { Config } from '../config/schema.js';
+import { envelopeFromAttributes, policyAction } from '../policy/adapter.js';
+import type { PolicyAttributes } from '../policy/codec.js';
+import { PolicyServer } from '../policy/server.js';
+import { openStore } from '../store/open.js';
+import type { Store } from '../store/types.js';
+import { VERSION } from '../version.js';
+
+export interface DaemonOptions {
+  /** The configuration file, or undefined for the embedded defaults. */
+  configPath: string | undefined;
+  config: Config;
+  clock?: Clock;
+}
+
+export class Daemon {
+  private config: Config;
+  private readonly logger: LoggerHandle;
+  private readonly store: Store;
+  private pipeline: Pipeline;
+  private policy: PolicyServer | undefined;
+  private maintenanceTimer: NodeJS.Timeout | undefined;
+  private maintenanceRunning = false;
+  private stopping = false;
+  private readonly clock: Clock;
+
+  constructor(private readonly options: DaemonOptions) {
+    this.config = options.config;
+    this.clock = options.clock ?? systemClock;
+    this.logger = createLogger(this.config.log.level, this.config.log.format);
+    this.store = openStore(this.config.store, (error) => this.log.error({ err: error }, 'store background write failed'));
+    this.pipeline = this.buildPipeline(this.config);
+  }
+
+  private get log() {
+    return this.logger.log;
+  }
+
+  private buildPipeline(config: Config, counters?: Pipeline['counters']): Pipeline {
+    const pipeline = new Pipeline(CHECKS, { config, store: this.store, clock: this.clock, log: this.log }, counters);
+    for (const problem of pipeline.problems) this.log.warn({ check: problem.check, problem: problem.message }, 'configuration problem (check keeps running)');
+    return pipeline;
+  }
+
+  async start(): Promise<void> {
+    const config = this.config;
+    if (config.policy.enabled) {
+      this.policy = new PolicyServer({ ...this.policyOptions(config), listen: config.policy.listen });
+      await this.policy.start();
+    }
+    this.log.info(
+      {
+        version: VERSION,
+        config: this.options.configPath ?? '(embedded defaults)',
+        store: this.store.describe(),
+        policy: this.policy?.listening() ?? 'off',
+        checks: this.pipeline.enabledChecks().join(',') || 'none',
+      },
+      'rempart started',
+    );
+    this.scheduleMaintenance(5);
+  }
+
+  private policyOptions(config: Config) {
+    return {
+      maxLineLength: config.policy.max_line_length,
+      maxAttributes: config.policy.max_attributes,
+      maxRequestSize: config.policy.max_request_size,
+      idleTimeout: config.policy.idle_timeout,
+      maxConnections: config.policy.max_connections,
+      log: this.log,
+      handle: (attributes: PolicyAttributes) => this.handlePolicy(attributes),
+    };
+  }
+
+  private async handlePolicy(attributes: PolicyAttributes): Promise<string> {
+    const request = attributes.get('request');
+    if (request !== 'smtpd_access_policy') {
+      this.log.warn({ request: request ?? '(missing)' }, 'policy request of an unknown type; answering DUNNO');
+      return 'DUNNO';
+    }
+    const greylistAction = this.config.greylist.action;
+    const { reply } = await this.pipeline.decide(envelopeFromAttributes(attributes), (decision) => policyAction(decision, greylistAction));
+    return reply || 'DUNNO';
+  }
+
+  /** Re-reads the configuration and list files; keeps the old ones when the new ones are invalid. */
+  reload(): void {
+    let next: Config;
+    try {
+      next = loadConfig(this.options.configPath);
+    } catch (error) {
+      this.log.error({ err: error }, 'reload failed: configuration invalid, keeping the running one');
+      return;
+    }
+    const restartNeeded: string[] = [];
+    if (next.policy.listen !== this.config.policy.listen || next.policy.enabled !== this.config.policy.enabled) restartNeeded.push('policy.listen/enabled');
+    if (next.store.path !== this.config.store.path || next.store.backend !== this.config.store.backend) restartNeeded.push('store');
+    if (next.log.format !== this.config.log.format) restartNeeded.push('log.format');
+    if (restartNeeded.length > 0) this.log.warn({ keys: restartNeeded.join(',') }, 'these settings change only at restart');
+    this.log.level = next.log.level;
+    this.pipeline = this.buildPipeline(next, this.pipeline.counters);
+    this.policy?.updateOptions(this.policyOptions(next));
+    const intervalChanged = next.store.maintenance_interval !== this.config.store.maintenance_interval;
+    this.config = next;
+    if (intervalChanged) this.scheduleMaintenance(next.store.maintenance_interval);
+    this.log.info({ checks: this.pipeline.enabledChecks().join(',') || 'none' }, 'configuration reloaded');
+  }
+
+  private scheduleMaintenance(delaySeconds: number): void {
+    clearTimeout(this.maintenanceTimer);
+    this.maintenanceTimer = setTimeout(() => void this.runMaintenance(), delaySeconds * 1000);
+    this.maintenanceTimer.unref();
+  }
+
+  private async runMaintenance(): Promise<void> {
+    if (this.maintenanceRunning || this.stopping) return;
+    this.maintenanceRunning = true;
+    try {
+      const report = await this.store.maintenance({
+        now: Math.floor(this.clock.nowMs() / 1000),
+        historyMaxAge: this.config.history.max_age,
+        historyMaxRecords: this.config.history.max_records,
+      });
+      this.log.info(
+        { expired_triplets: report.expiredTriplets, expired_clients: report.expiredClients, removed_history: report.removedHistory, duration_ms: Math.round(report.durationMs) },
+        'store maintenance done',
+      );
+    } catch (error) {
+      this.log.error({ err: error }, 'store maintenance failed; will try again next interval');
+    } finally {
+      this.maintenanceRunning = false;
+      if (!this.stopping) this.scheduleMaintenance(this.config.store.maintenance_interval);
+    }
+  }
+
+  /** Drains the servers, writes pending history and closes the store. */
+  async stop(signal: string): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.log.info({ signal, drain_timeout: this.config.policy.drain_timeout }, 'stopping: draining in-flight requests');
+    clearTimeout(this.maintenanceTimer);
+    await this.policy?.stop(this.config.policy.drain_timeout);
+    try {
+      await this.store.close();
+    } catch (error) {
+      this.log.error({ err: error }, 'closing the store failed');
+    }
+    this.log.info({}, 'rempart stopped');
+  }
+
+  /** Logs unexpected errors instead of dying with them: mail keeps flowing. */
+  installProcessHandlers(): void {
+    process.on('SIGHUP', () => this.reload());
+    const stop = (signal: string) =>
+      void this.stop(signal).then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('uncaughtException', (error) => this.log.error({ err: error }, 'unexpected error (kept running)'));
+    process.on('unhandledRejection', (error) => this.log.error({ err: error }, 'unexpected rejection (kept running)'));
+  }
+}

@@ -1,0 +1,52 @@
+// Translates between the policy protocol and the scan core: request attributes → envelope, and the
+// pipeline's decision → one `action=` value. It never answers OK (which would end Postfix's
+// restriction list and could open a relay): "no objection" is always DUNNO.
+import type { Decision } from '../core/pipeline.js';
+import { emptyEnvelope, type Envelope, type Stage } from '../core/task.js';
+import type { PolicyAttributes } from './codec.js';
+
+const STAGES: Record<string, Stage> = {
+  CONNECT: 'connect',
+  EHLO: 'helo',
+  HELO: 'helo',
+  MAIL: 'mail',
+  RCPT: 'rcpt',
+  DATA: 'data',
+  'END-OF-MESSAGE': 'eom',
+};
+
+export function stageOf(protocolState: string | undefined): Stage {
+  return STAGES[(protocolState ?? '').toUpperCase()] ?? 'other';
+}
+
+export function envelopeFromAttributes(attrs: PolicyAttributes): Envelope {
+  const envelope = emptyEnvelope('policy', stageOf(attrs.get('protocol_state')));
+  envelope.clientAddress = attrs.get('client_address') ?? '';
+  envelope.clientName = attrs.get('client_name') || 'unknown';
+  envelope.reverseClientName = attrs.get('reverse_client_name') || 'unknown';
+  envelope.helo = attrs.get('helo_name') ?? '';
+  envelope.sender = attrs.get('sender') ?? '';
+  const recipient = attrs.get('recipient');
+  envelope.recipients = recipient ? [recipient] : [];
+  envelope.saslUsername = attrs.get('sasl_username') ?? '';
+  envelope.instance = attrs.get('instance') ?? '';
+  envelope.queueId = attrs.get('queue_id') ?? '';
+  envelope.size = Number(attrs.get('size')) || 0;
+  return envelope;
+}
+
+/** Replaces characters a one-line reply cannot carry. */
+const oneLine = (text: string): string => text.replace(/[\r\n\0]+/g, ' ');
+
+/** The policy `action=` value for a decision; `greylistAction` is DEFER_IF_PERMIT or DEFER. */
+export function policyAction(decision: Decision, greylistAction: string): string {
+  const verdict = decision.verdict;
+  if (verdict) {
+    const { code, enhanced, text } = verdict.reply;
+    if (verdict.action === 'greylist') return oneLine(`${greylistAction} ${enhanced} ${text}`);
+    return oneLine(`${code} ${enhanced} ${text}`);
+  }
+  const header = decision.headers[0];
+  if (header) return oneLine(`PREPEND ${header.name}: ${header.value}`);
+  return 'DUNNO';
+}

@@ -1,0 +1,65 @@
+// Opens the SQLite database (better-sqlite3) with the settings a daemon and a CLI can share:
+// WAL journal, a busy timeout, and a versioned schema upgraded in one transaction at open.
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+export type Db = Database.Database;
+
+/** Schema migrations, in order; migration i brings the schema to version i + 1. Never edit one that shipped. */
+const MIGRATIONS: string[] = [
+  `CREATE TABLE greylist_triplets (
+     key TEXT PRIMARY KEY,
+     client_net TEXT, sender TEXT, recipient TEXT,
+     first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,
+     attempts INTEGER NOT NULL, passed_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE INDEX greylist_triplets_expires ON greylist_triplets (expires_at);
+   CREATE TABLE greylist_clients (
+     key TEXT PRIMARY KEY,
+     passes INTEGER NOT NULL, last_seen INTEGER NOT NULL, expires_at INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE INDEX greylist_clients_expires ON greylist_clients (expires_at);
+   CREATE TABLE history (
+     id INTEGER PRIMARY KEY,
+     time INTEGER NOT NULL, node TEXT NOT NULL, protocol TEXT NOT NULL, stage TEXT NOT NULL,
+     client_address TEXT NOT NULL, client_name TEXT NOT NULL, helo TEXT NOT NULL,
+     sender TEXT NOT NULL, recipients TEXT NOT NULL, queue_id TEXT NOT NULL, message_id TEXT NOT NULL,
+     instance TEXT NOT NULL, action TEXT NOT NULL, decided_by TEXT NOT NULL, reason TEXT NOT NULL,
+     reply TEXT NOT NULL, score REAL NOT NULL, symbols TEXT NOT NULL, detail TEXT NOT NULL,
+     duration_ms REAL NOT NULL
+   );`,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+export const DATABASE_FILE = 'rempart.db';
+
+/** Opens (creating when needed) the database in `directory` and brings its schema up to date. */
+export function openDatabase(directory: string, busyTimeoutMs: number): Db {
+  mkdirSync(directory, { recursive: true });
+  const db = new Database(join(directory, DATABASE_FILE));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma(`busy_timeout = ${Math.max(1, Math.round(busyTimeoutMs))}`);
+  db.pragma('cache_size = -16000'); // 16 MB of page cache
+  db.pragma('foreign_keys = ON');
+  migrate(db);
+  return db;
+}
+
+function migrate(db: Db): void {
+  db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+  const upgrade = db.transaction(() => {
+    const row = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined;
+    const current = row ? Number(row.value) : 0;
+    if (current > SCHEMA_VERSION) {
+      throw new Error(`the store has schema version ${current}, newer than this rempart knows (${SCHEMA_VERSION}): upgrade rempart`);
+    }
+    for (let version = current; version < SCHEMA_VERSION; version++) db.exec(MIGRATIONS[version]!);
+    db.prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(
+      String(SCHEMA_VERSION),
+    );
+  });
+  upgrade.immediate();
+}
