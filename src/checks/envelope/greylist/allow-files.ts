@@ -240,33 +240,42 @@ export class ClientAllowList {
 
 /** Parses the text of a clients file; `fileName` is used in matches and problems. */
 export function parseClientAllowList(text: string, fileName: string): Parsed<ClientAllowList> {
-  const { entries, problems } = parseClientEntries(text, fileName);
+  const { entries, problems } = parseEntries(text, fileName, parseClientEntry);
   return { list: new ClientAllowList(entries), problems };
 }
 
-function parseClientEntries(text: string, file: string): { entries: ClientAllowEntry[]; problems: ListProblem[] } {
-  const entries: ClientAllowEntry[] = [];
+/** Loads clients files into one list; a missing `*.local` file is skipped silently. */
+export function loadClientAllowFiles(paths: readonly string[]): Parsed<ClientAllowList> {
+  const { entries, problems } = loadEntries(paths, parseClientEntry);
+  return { list: new ClientAllowList(entries), problems };
+}
+
+/** Turns one cleaned-up line into an entry, or says why it cannot. */
+type EntryParser<E> = (entry: string, origin: AllowMatch) => E | string;
+
+function parseEntries<E>(text: string, file: string, parseEntry: EntryParser<E>): { entries: E[]; problems: ListProblem[] } {
+  const entries: E[] = [];
   const problems: ListProblem[] = [];
   for (const { line, entry } of entryLines(text)) {
-    const parsed = parseClientEntry(entry, { file, line, entry });
+    const parsed = parseEntry(entry, { file, line, entry });
     if (typeof parsed === 'string') problems.push({ file, line, text: entry, message: parsed });
     else entries.push(parsed);
   }
   return { entries, problems };
 }
 
-/** Loads clients files into one list; a missing `*.local` file is skipped silently. */
-export function loadClientAllowFiles(paths: readonly string[]): Parsed<ClientAllowList> {
-  const entries: ClientAllowEntry[] = [];
+/** Reads and parses several list files in order; missing `*.local` files are skipped silently. */
+function loadEntries<E>(paths: readonly string[], parseEntry: EntryParser<E>): { entries: E[]; problems: ListProblem[] } {
+  const entries: E[] = [];
   const problems: ListProblem[] = [];
   for (const path of paths) {
     const text = readListFile(path, problems);
     if (text === undefined) continue;
-    const parsed = parseClientEntries(text, path);
+    const parsed = parseEntries(text, path, parseEntry);
     entries.push(...parsed.entries);
     problems.push(...parsed.problems);
   }
-  return { list: new ClientAllowList(entries), problems };
+  return { entries, problems };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -359,31 +368,12 @@ export class RecipientAllowList {
 
 /** Parses the text of a recipients file; `fileName` is used in matches and problems. */
 export function parseRecipientAllowList(text: string, fileName: string): Parsed<RecipientAllowList> {
-  const { entries, problems } = parseRecipientEntries(text, fileName);
+  const { entries, problems } = parseEntries(text, fileName, parseRecipientEntry);
   return { list: new RecipientAllowList(entries), problems };
-}
-
-function parseRecipientEntries(text: string, file: string): { entries: RecipientAllowEntry[]; problems: ListProblem[] } {
-  const entries: RecipientAllowEntry[] = [];
-  const problems: ListProblem[] = [];
-  for (const { line, entry } of entryLines(text)) {
-    const parsed = parseRecipientEntry(entry, { file, line, entry });
-    if (typeof parsed === 'string') problems.push({ file, line, text: entry, message: parsed });
-    else entries.push(parsed);
-  }
-  return { entries, problems };
 }
 
 /** Loads recipients files into one list; a missing `*.local` file is skipped silently. */
 export function loadRecipientAllowFiles(paths: readonly string[]): Parsed<RecipientAllowList> {
-  const entries: RecipientAllowEntry[] = [];
-  const problems: ListProblem[] = [];
-  for (const path of paths) {
-    const text = readListFile(path, problems);
-    if (text === undefined) continue;
-    const parsed = parseRecipientEntries(text, path);
-    entries.push(...parsed.entries);
-    problems.push(...parsed.problems);
-  }
+  const { entries, problems } = loadEntries(paths, parseRecipientEntry);
   return { list: new RecipientAllowList(entries), problems };
 }
