@@ -2,15 +2,25 @@
 // configuration lists such as my_networks. IPv4-mapped IPv6 clients are matched as IPv4.
 import ipaddr from 'ipaddr.js';
 
-type Parsed = ipaddr.IPv4 | ipaddr.IPv6;
+export type IpAddress = ipaddr.IPv4 | ipaddr.IPv6;
+type Parsed = IpAddress;
 
-/** Parses an IP address, turning IPv4-mapped IPv6 (::ffff:192.0.2.1) into IPv4; undefined if invalid. */
-export function parseAddress(text: string): Parsed | undefined {
-  const trimmed = text.trim().replace(/^\[|\]$/g, '').replace(/^ipv6:/i, '');
-  if (!ipaddr.isValid(trimmed)) return undefined;
-  const parsed = ipaddr.parse(trimmed);
-  return parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress() ? (parsed as ipaddr.IPv6).toIPv4Address() : parsed;
+/**
+ * Parses a client IP address as Postfix sends it: IPv4 in dotted-quad decimal only (no `127.1`,
+ * hex or leading-zero forms), or IPv6; an IPv4-mapped IPv6 address becomes IPv4. Any IPv6 zone
+ * id is dropped. Undefined when the text is not an address.
+ */
+export function parseAddress(text: string): IpAddress | undefined {
+  const trimmed = text.trim();
+  if (ipaddr.IPv4.isValidFourPartDecimal(trimmed)) return ipaddr.IPv4.parse(trimmed);
+  if (!ipaddr.IPv6.isValid(trimmed)) return undefined;
+  const v6 = ipaddr.IPv6.parse(trimmed);
+  if (v6.isIPv4MappedAddress()) return v6.toIPv4Address();
+  return new ipaddr.IPv6(v6.parts);
 }
+
+/** An address given as text or already parsed. */
+export const asAddress = (address: string | IpAddress): IpAddress | undefined => (typeof address === 'string' ? parseAddress(address) : address);
 
 export class NetworkList {
   private readonly networks: [Parsed, number][];
@@ -24,8 +34,8 @@ export class NetworkList {
     });
   }
 
-  contains(address: string): boolean {
-    const parsed = parseAddress(address);
+  contains(address: string | IpAddress): boolean {
+    const parsed = asAddress(address);
     if (!parsed) return false;
     return this.networks.some(([network, bits]) => network.kind() === parsed.kind() && parsed.match(network, bits));
   }

@@ -70,7 +70,7 @@ export class Pipeline {
       reply = '';
     }
     const record = this.record(task, decision, reply, performance.now() - started);
-    this.env.log.info(decisionLogFields(record), 'decision');
+    if (this.env.log.isLevelEnabled('info')) this.env.log.info(decisionLogFields(record), 'decision');
     if (this.env.config.history.enabled) this.env.store.history.add(record);
     return { decision, reply, record };
   }

@@ -38,13 +38,19 @@ export const DATABASE_FILE = 'rempart.db';
 /** Opens (creating when needed) the database in `directory` and brings its schema up to date. */
 export function openDatabase(directory: string, busyTimeoutMs: number): Db {
   mkdirSync(directory, { recursive: true });
-  const db = new Database(join(directory, DATABASE_FILE));
+  const db = openDatabaseFile(join(directory, DATABASE_FILE), busyTimeoutMs);
+  migrate(db);
+  return db;
+}
+
+/** Opens a database file with the shared settings; the schema is left as it is. */
+export function openDatabaseFile(path: string, busyTimeoutMs: number): Db {
+  const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma(`busy_timeout = ${Math.max(1, Math.round(busyTimeoutMs))}`);
   db.pragma('cache_size = -16000'); // 16 MB of page cache
   db.pragma('foreign_keys = ON');
-  migrate(db);
   return db;
 }
 

@@ -1,6 +1,12 @@
-// Greylist triplets and auto-allow clients in SQLite. Each update reads and writes one row inside
-// one transaction, so the daemon and a CLI command can work on the same file at once.
+// Greylist triplets and auto-allow clients in SQLite. An update reads the entry (from the writes
+// not yet committed, else with one indexed SELECT on the main thread's read connection), applies
+// its pure update function and queues the result for the writer thread (see commit-queue.ts).
+// Each read-modify-write is atomic within the process because it runs synchronously; a crash loses
+// at most the updates of the last few milliseconds. WAL lets a CLI command work on the same file at once.
 import type { Db } from './database.js';
+import type { CommitQueue } from './commit-queue.js';
+import { likeContains } from './sql.js';
+import type { SqliteWriter } from './writer.js';
 import type {
   ClientRow,
   ClientState,
@@ -24,11 +30,6 @@ interface TripletDbRow {
   passed_at: number;
 }
 
-/** A LIKE pattern matching `text` anywhere, with LIKE's wildcards escaped. */
-export function likeContains(text: string): string {
-  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-}
-
 function toTriplet(row: TripletDbRow): TripletRow {
   const labels = row.client_net !== null ? { clientNet: row.client_net, sender: row.sender ?? '', recipient: row.recipient ?? '' } : undefined;
   return { key: row.key, labels, firstSeen: row.first_seen, lastSeen: row.last_seen, attempts: row.attempts, passedAt: row.passed_at };
@@ -36,27 +37,43 @@ function toTriplet(row: TripletDbRow): TripletRow {
 
 export class SqliteGreylistStore implements GreylistStore {
   private readonly getTriplet;
-  private readonly putTriplet;
-  private readonly deleteTriplet;
   private readonly getClient;
-  private readonly putClient;
-  private readonly deleteClient;
+  /**
+   * Keys present in greylist_clients. Only this process adds clients (a CLI only deletes), so a key
+   * absent here is absent from the table and the lookup needs no SELECT; a stale key only costs one.
+   */
+  private knownClients = new Set<string>();
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    private readonly queue: CommitQueue,
+    private readonly writer: SqliteWriter,
+  ) {
     this.getTriplet = db.prepare('SELECT first_seen, last_seen, attempts, passed_at FROM greylist_triplets WHERE key = ?');
-    this.putTriplet = db.prepare(
-      `INSERT INTO greylist_triplets (key, client_net, sender, recipient, first_seen, last_seen, attempts, passed_at, expires_at)
-       VALUES (@key, @clientNet, @sender, @recipient, @firstSeen, @lastSeen, @attempts, @passedAt, @expiresAt)
-       ON CONFLICT(key) DO UPDATE SET first_seen = excluded.first_seen, last_seen = excluded.last_seen,
-         attempts = excluded.attempts, passed_at = excluded.passed_at, expires_at = excluded.expires_at`,
-    );
-    this.deleteTriplet = db.prepare('DELETE FROM greylist_triplets WHERE key = ?');
     this.getClient = db.prepare('SELECT passes, last_seen FROM greylist_clients WHERE key = ?');
-    this.putClient = db.prepare(
-      `INSERT INTO greylist_clients (key, passes, last_seen, expires_at) VALUES (?, ?, ?, ?)
-       ON CONFLICT(key) DO UPDATE SET passes = excluded.passes, last_seen = excluded.last_seen, expires_at = excluded.expires_at`,
-    );
-    this.deleteClient = db.prepare('DELETE FROM greylist_clients WHERE key = ?');
+    this.reloadKnownClients();
+  }
+
+  /** Re-reads the keys of greylist_clients (at start, and after maintenance removed some). */
+  reloadKnownClients(): void {
+    const keys = new Set<string>();
+    for (const row of this.db.prepare('SELECT key FROM greylist_clients').iterate() as Iterable<{ key: string }>) keys.add(row.key);
+    this.knownClients = keys;
+  }
+
+  private readTriplet(key: string): TripletState | undefined {
+    const queued = this.queue.triplet(key);
+    if (queued !== undefined) return queued?.state;
+    const row = this.getTriplet.get(key) as Omit<TripletDbRow, 'key' | 'client_net' | 'sender' | 'recipient'> | undefined;
+    return row ? { firstSeen: row.first_seen, lastSeen: row.last_seen, attempts: row.attempts, passedAt: row.passed_at } : undefined;
+  }
+
+  private readClient(key: string): ClientState | undefined {
+    const queued = this.queue.client(key);
+    if (queued !== undefined) return queued?.state;
+    if (!this.knownClients.has(key)) return undefined;
+    const row = this.getClient.get(key) as { passes: number; last_seen: number } | undefined;
+    return row ? { passes: row.passes, lastSeen: row.last_seen } : undefined;
   }
 
   async updateTriplet<R>(
@@ -65,23 +82,10 @@ export class SqliteGreylistStore implements GreylistStore {
     update: (current: TripletState | undefined) => Update<TripletState, R>,
     expiresAt: (next: TripletState) => number,
   ): Promise<R> {
-    return this.db.transaction(() => {
-      const row = this.getTriplet.get(key) as Omit<TripletDbRow, 'key' | 'client_net' | 'sender' | 'recipient'> | undefined;
-      const current = row ? { firstSeen: row.first_seen, lastSeen: row.last_seen, attempts: row.attempts, passedAt: row.passed_at } : undefined;
-      const { next, result } = update(current);
-      if (next === current) return result; // unchanged: nothing to write
-      if (next === undefined) this.deleteTriplet.run(key);
-      else
-        this.putTriplet.run({
-          key,
-          clientNet: labels?.clientNet ?? null,
-          sender: labels?.sender ?? null,
-          recipient: labels?.recipient ?? null,
-          ...next,
-          expiresAt: expiresAt(next),
-        });
-      return result;
-    })();
+    const current = this.readTriplet(key);
+    const { next, result } = update(current);
+    if (next !== current) this.queue.putTriplet(key, next === undefined ? null : { labels, state: next, expiresAt: expiresAt(next) });
+    return result;
   }
 
   async updateClient<R>(
@@ -89,18 +93,17 @@ export class SqliteGreylistStore implements GreylistStore {
     update: (current: ClientState | undefined) => Update<ClientState, R>,
     expiresAt: (next: ClientState) => number,
   ): Promise<R> {
-    return this.db.transaction(() => {
-      const row = this.getClient.get(key) as { passes: number; last_seen: number } | undefined;
-      const current = row ? { passes: row.passes, lastSeen: row.last_seen } : undefined;
-      const { next, result } = update(current);
-      if (next === current) return result; // unchanged: nothing to write
-      if (next === undefined) this.deleteClient.run(key);
-      else this.putClient.run(key, next.passes, next.lastSeen, expiresAt(next));
-      return result;
-    })();
+    const current = this.readClient(key);
+    const { next, result } = update(current);
+    if (next === current) return result;
+    if (next === undefined) this.knownClients.delete(key);
+    else this.knownClients.add(key);
+    this.queue.putClient(key, next === undefined ? null : { state: next, expiresAt: expiresAt(next) });
+    return result;
   }
 
   async listTriplets(filter: TripletFilter): Promise<TripletRow[]> {
+    await this.queue.sync();
     const where: string[] = [];
     const params: (string | number)[] = [];
     if (filter.search) {
@@ -117,6 +120,7 @@ export class SqliteGreylistStore implements GreylistStore {
   }
 
   async listClients(limit: number, offset: number): Promise<ClientRow[]> {
+    await this.queue.sync();
     const rows = this.db
       .prepare('SELECT key, passes, last_seen FROM greylist_clients ORDER BY last_seen DESC LIMIT ? OFFSET ?')
       .all(limit, offset) as { key: string; passes: number; last_seen: number }[];
@@ -124,18 +128,19 @@ export class SqliteGreylistStore implements GreylistStore {
   }
 
   async flushTriplets(filter: Pick<TripletFilter, 'search'>): Promise<number> {
-    if (!filter.search) return this.db.prepare('DELETE FROM greylist_triplets').run().changes;
-    const like = likeContains(filter.search);
-    return this.db
-      .prepare("DELETE FROM greylist_triplets WHERE client_net LIKE ? ESCAPE '\\' OR sender LIKE ? ESCAPE '\\' OR recipient LIKE ? ESCAPE '\\' OR key = ?")
-      .run(like, like, like, filter.search).changes;
+    await this.queue.sync();
+    return (await this.writer.send({ kind: 'flushTriplets', search: filter.search })).changes ?? 0;
   }
 
   async flushClients(): Promise<number> {
-    return this.db.prepare('DELETE FROM greylist_clients').run().changes;
+    await this.queue.sync();
+    const changes = (await this.writer.send({ kind: 'flushClients' })).changes ?? 0;
+    this.knownClients.clear();
+    return changes;
   }
 
   async stats(autoAllowThreshold: number): Promise<GreylistStats> {
+    await this.queue.sync();
     const triplets = this.db
       .prepare('SELECT count(*) AS total, coalesce(sum(passed_at = 0), 0) AS waiting FROM greylist_triplets')
       .get() as { total: number; waiting: number };

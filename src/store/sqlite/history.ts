@@ -1,11 +1,10 @@
-// Decision history in SQLite. Records are queued and written in batches (one transaction every
-// 250 ms or every 500 records), so history costs the mail path almost nothing.
+// Decision history in SQLite. Records are queued with the greylist updates and written by the
+// writer thread in the same batches (every 2 ms), so history costs the mail path almost nothing;
+// queries run on the main thread's read connection.
 import type { Db } from './database.js';
+import type { CommitQueue } from './commit-queue.js';
 import type { HistoryFilter, HistoryStore } from '../types.js';
 import type { ResultRecord } from '../../core/result.js';
-
-const FLUSH_INTERVAL_MS = 250;
-const FLUSH_BATCH = 500;
 
 interface HistoryDbRow {
   id: number;
@@ -32,61 +31,21 @@ interface HistoryDbRow {
 }
 
 export class SqliteHistoryStore implements HistoryStore {
-  private queue: ResultRecord[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private readonly insert;
-  private readonly insertAll;
-
   constructor(
     private readonly db: Db,
-    private readonly onError: (error: unknown) => void,
-  ) {
-    this.insert = db.prepare(
-      `INSERT INTO history (time, node, protocol, stage, client_address, client_name, helo, sender, recipients, queue_id,
-         message_id, instance, action, decided_by, reason, reply, score, symbols, detail, duration_ms)
-       VALUES (@time, @node, @protocol, @stage, @clientAddress, @clientName, @helo, @sender, @recipients, @queueId,
-         @messageId, @instance, @action, @decidedBy, @reason, @reply, @score, @symbols, @detail, @durationMs)`,
-    );
-    this.insertAll = db.transaction((records: ResultRecord[]) => {
-      for (const r of records) {
-        this.insert.run({
-          ...r,
-          recipients: JSON.stringify(r.recipients),
-          symbols: JSON.stringify(r.symbols),
-          detail: JSON.stringify({ headers: r.headers, facts: r.facts, errors: r.errors }),
-        });
-      }
-    });
-  }
+    private readonly queue: CommitQueue,
+  ) {}
 
   add(record: ResultRecord): void {
-    this.queue.push(record);
-    if (this.queue.length >= FLUSH_BATCH) this.writeQueued();
-    else if (!this.timer) {
-      this.timer = setTimeout(() => this.writeQueued(), FLUSH_INTERVAL_MS);
-      this.timer.unref();
-    }
+    this.queue.addHistory(record);
   }
 
   async flush(): Promise<void> {
-    this.writeQueued();
-  }
-
-  private writeQueued(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.queue.length === 0) return;
-    const batch = this.queue;
-    this.queue = [];
-    try {
-      this.insertAll(batch);
-    } catch (error) {
-      // History is for people, not for mail flow: losing a batch is logged, never fatal.
-      this.onError(error);
-    }
+    await this.queue.sync();
   }
 
   async query(filter: HistoryFilter): Promise<ResultRecord[]> {
+    await this.queue.sync();
     const where: string[] = [];
     const params: (string | number)[] = [];
     if (filter.since !== undefined) (where.push('time >= ?'), params.push(filter.since));
@@ -104,12 +63,8 @@ export class SqliteHistoryStore implements HistoryStore {
   }
 
   async count(): Promise<number> {
+    await this.queue.sync();
     return (this.db.prepare('SELECT count(*) AS n FROM history').get() as { n: number }).n;
-  }
-
-  /** Stops the batch timer and writes what is queued. */
-  close(): void {
-    this.writeQueued();
   }
 }
 

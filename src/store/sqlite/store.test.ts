@@ -96,3 +96,25 @@ test('history is written in batches and survives reopening', async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a write that cannot be committed is retried, then dropped, and does not block later writes', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rempart-store-'));
+  const errors: string[] = [];
+  const store = new SqliteStore(dir, 1000, (error) => errors.push((error as Error).message));
+  try {
+    // expires_at is NOT NULL: a NaN expiry binds as NULL and the commit fails every time.
+    await store.greylist.updateTriplet('poison', undefined, () => ({ next: { firstSeen: 1, lastSeen: 1, attempts: 1, passedAt: 0 }, result: 0 }), () => NaN);
+    const seenWhileQueued = await store.greylist.updateTriplet('poison', undefined, (current) => ({ next: current, result: current }), () => 0);
+    assert.equal(seenWhileQueued?.firstSeen, 1, 'a queued write is read back before it is committed');
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(errors.length, 3, errors.join('\n'));
+    assert.match(errors[0]!, /NOT NULL constraint failed.*queued again/);
+    assert.match(errors[2]!, /dropped 1 greylist update\(s\) .* after 3 failed commits/);
+    await store.greylist.updateTriplet('good', undefined, () => ({ next: { firstSeen: 2, lastSeen: 2, attempts: 1, passedAt: 0 }, result: 0 }), () => 100);
+    const rows = await store.greylist.listTriplets({});
+    assert.deepEqual(rows.map((r) => r.key), ['good']);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

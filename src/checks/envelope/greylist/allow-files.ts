@@ -3,7 +3,8 @@
 // quickly — names and IP networks by hash lookups, only regular expressions one by one.
 import { readFileSync } from 'node:fs';
 import ipaddr from 'ipaddr.js';
-import { maskBytes, parseClientAddress, type IpAddress } from './normalize.js';
+import { maskBytes } from './normalize.js';
+import { asAddress, type IpAddress } from '../../../core/networks.js';
 
 /** A line that could not be used; line 0 for a problem with the whole file. */
 export interface ListProblem {
@@ -219,14 +220,14 @@ export class ClientAllowList {
    * tried when it is `unknown` (it simply matches no real name). When several entries match, the
    * one reported is the first found: name entries, then networks (longest prefix), then regexes.
    */
-  match(clientAddress: string, clientName: string): AllowMatch | undefined {
+  match(clientAddress: string | IpAddress, clientName: string): AllowMatch | undefined {
     if (this.names.size > 0 && clientName !== '') {
       for (const suffix of nameSuffixes(clientName.toLowerCase())) {
         const found = this.names.get(suffix);
         if (found) return found;
       }
     }
-    const address = parseClientAddress(clientAddress);
+    const address = asAddress(clientAddress);
     if (address) {
       const found = (address.kind() === 'ipv4' ? this.v4 : this.v6).match(address.toByteArray());
       if (found) return found;

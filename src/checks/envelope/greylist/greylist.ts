@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { CheckDescriptor, CheckInstance, CheckOutcome, CheckProblem, HeaderField } from '../../../core/check.js';
 import { rfc5322Date } from '../../../core/dates.js';
-import { NetworkList } from '../../../core/networks.js';
+import { NetworkList, parseAddress } from '../../../core/networks.js';
 import type { Envelope } from '../../../core/task.js';
 import type { Config } from '../../../config/schema.js';
 import { loadClientAllowFiles, loadRecipientAllowFiles, type AllowMatch } from './allow-files.js';
@@ -68,12 +68,13 @@ function createGreylist(config: Config, env: Parameters<CheckDescriptor['create'
   async function evaluate(envelope: Envelope): Promise<CheckOutcome> {
     const recipient = envelope.recipients[0] ?? '';
     if (settings.skip_authenticated && envelope.saslUsername) return { note: 'authenticated client' };
-    if (settings.skip_my_networks && myNetworks.contains(envelope.clientAddress)) return { note: 'client in my_networks' };
-    const clientNet = clientNetwork(envelope.clientAddress, settings.ipv4_prefix, settings.ipv6_prefix);
-    const clientIp = canonicalAddress(envelope.clientAddress);
-    if (clientNet === undefined || clientIp === undefined) return { note: 'client address is not an IP address' };
+    const address = parseAddress(envelope.clientAddress);
+    if (address === undefined) return { note: 'client address is not an IP address' };
+    if (settings.skip_my_networks && myNetworks.contains(address)) return { note: 'client in my_networks' };
+    const clientNet = clientNetwork(address, settings.ipv4_prefix, settings.ipv6_prefix)!;
+    const clientIp = canonicalAddress(address)!;
 
-    const clientMatch = clients.list.match(clientIp, envelope.clientName);
+    const clientMatch = clients.list.match(address, envelope.clientName);
     if (clientMatch) return { note: `client allow list ${describeMatch(clientMatch)}` };
     const recipientMatch = recipients.list.match(recipient);
     if (recipientMatch) return { note: `recipient allow list ${describeMatch(recipientMatch)}` };

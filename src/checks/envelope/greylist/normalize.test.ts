@@ -2,7 +2,8 @@
 // VERP numbers), recipient lower-casing, and client network / canonical address computation.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { canonicalAddress, clientNetwork, normalizeRecipient, normalizeSender, parseClientAddress } from './normalize.js';
+import { canonicalAddress, clientNetwork, normalizeRecipient, normalizeSender } from './normalize.js';
+import { parseAddress as parseClientAddress } from '../../../core/networks.js';
 
 test('normalizeSender applies postgrey substitutions', () => {
   const cases: [string, string][] = [

@@ -2,8 +2,8 @@
 // +extension and VERP numbers; the recipient is lower-cased; the client address is reduced to its
 // network (IPv4-mapped IPv6 counted as IPv4), or to its canonical text for the auto-allow key.
 import ipaddr from 'ipaddr.js';
+import { asAddress, type IpAddress } from '../../../core/networks.js';
 
-export type IpAddress = ipaddr.IPv4 | ipaddr.IPv6;
 
 /** A BATV tag value starts with 10 letters or digits (postgrey's own test, a prefix match). */
 const BATV_TAG = /^[0-9a-z]{10}/;
@@ -53,20 +53,6 @@ export function normalizeRecipient(recipient: string): string {
   return recipient.toLowerCase();
 }
 
-/**
- * Parses a client IP address as Postfix sends it: IPv4 in dotted-quad decimal only (no `127.1`,
- * hex or leading-zero forms), or IPv6; an IPv4-mapped IPv6 address becomes IPv4. Any IPv6 zone
- * id is dropped. Undefined when the text is not an address.
- */
-export function parseClientAddress(text: string): IpAddress | undefined {
-  const trimmed = text.trim();
-  if (ipaddr.IPv4.isValidFourPartDecimal(trimmed)) return ipaddr.IPv4.parse(trimmed);
-  if (!ipaddr.IPv6.isValid(trimmed)) return undefined;
-  const v6 = ipaddr.IPv6.parse(trimmed);
-  if (v6.isIPv4MappedAddress()) return v6.toIPv4Address();
-  return new ipaddr.IPv6(v6.parts);
-}
-
 /** The address's bytes with every bit past `prefix` cleared. */
 export function maskBytes(bytes: readonly number[], prefix: number): number[] {
   return bytes.map((byte, i) => {
@@ -94,10 +80,10 @@ function checkPrefix(prefix: number, max: number, name: string): void {
  * `192.0.2.7/32`). IPv4-mapped IPv6 addresses are treated as IPv4. Undefined when the address does
  * not parse; throws RangeError on a prefix outside 0–32 / 0–128.
  */
-export function clientNetwork(address: string, ipv4Prefix: number, ipv6Prefix: number): string | undefined {
+export function clientNetwork(address: string | IpAddress, ipv4Prefix: number, ipv6Prefix: number): string | undefined {
   checkPrefix(ipv4Prefix, 32, 'ipv4Prefix');
   checkPrefix(ipv6Prefix, 128, 'ipv6Prefix');
-  const parsed = parseClientAddress(address);
+  const parsed = asAddress(address);
   if (!parsed) return undefined;
   const prefix = parsed.kind() === 'ipv4' ? ipv4Prefix : ipv6Prefix;
   const network = ipaddr.fromByteArray(maskBytes(parsed.toByteArray(), prefix));
@@ -105,7 +91,7 @@ export function clientNetwork(address: string, ipv4Prefix: number, ipv6Prefix: n
 }
 
 /** The canonical text of a client IP (IPv4-mapped → IPv4), for the auto-allow key; undefined if not an IP. */
-export function canonicalAddress(address: string): string | undefined {
-  const parsed = parseClientAddress(address);
+export function canonicalAddress(address: string | IpAddress): string | undefined {
+  const parsed = asAddress(address);
   return parsed ? addressText(parsed) : undefined;
 }

@@ -1,0 +1,47 @@
+// Messages between the main thread and the SQLite writer thread. Every write to the database goes
+// through the writer, so the event loop that answers Postfix never waits on a commit, a WAL
+// checkpoint or a maintenance pass.
+import type { ResultRecord } from '../../core/result.js';
+import type { MaintenanceLimits, MaintenanceReport, TripletLabels, TripletState, ClientState } from '../types.js';
+
+export interface TripletWrite {
+  key: string;
+  /** null deletes the entry. */
+  value: { labels: TripletLabels | undefined; state: TripletState; expiresAt: number } | null;
+}
+
+export interface ClientWrite {
+  key: string;
+  value: { state: ClientState; expiresAt: number } | null;
+}
+
+/** A history record as positional values (no repeated key names): cheaper to serialise by the thousand. */
+export type HistoryTuple = [
+  time: number, node: string, protocol: string, stage: string, clientAddress: string, clientName: string, helo: string,
+  sender: string, recipients: string[], queueId: string, messageId: string, instance: string, action: string,
+  decidedBy: string, reason: string, reply: string, score: number, symbols: ResultRecord['symbols'],
+  headers: ResultRecord['headers'], facts: ResultRecord['facts'], errors: string[], durationMs: number,
+];
+
+export function historyTuple(r: ResultRecord): HistoryTuple {
+  return [
+    r.time, r.node, r.protocol, r.stage, r.clientAddress, r.clientName, r.helo, r.sender, r.recipients, r.queueId, r.messageId,
+    r.instance, r.action, r.decidedBy, r.reason, r.reply, r.score, r.symbols, r.headers, r.facts, r.errors, r.durationMs,
+  ];
+}
+
+export type WriterRequest =
+  | { id: number; kind: 'commit'; triplets: TripletWrite[]; clients: ClientWrite[]; history: HistoryTuple[] }
+  | { id: number; kind: 'flushTriplets'; search: string | undefined }
+  | { id: number; kind: 'flushClients' }
+  | { id: number; kind: 'maintenance'; limits: MaintenanceLimits };
+
+export type WriterReply =
+  | { id: number; ok: true; changes?: number; report?: MaintenanceReport }
+  | { id: number; ok: false; error: string };
+
+/** What the main thread passes to the writer at start. */
+export interface WriterInit {
+  databasePath: string;
+  busyTimeoutMs: number;
+}
