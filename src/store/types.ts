@@ -6,8 +6,9 @@ import type { ResultRecord } from '../core/result.js';
 /** A greylist triplet's timing, in whole seconds since the epoch. */
 export interface TripletState {
   firstSeen: number;
+  /** Refreshed at most once an hour once the triplet has passed (KNOWN_REFRESH_INTERVAL). */
   lastSeen: number;
-  /** How many requests matched the triplet; for statistics and `greylist list`. */
+  /** Requests until the triplet passed, the passing one included; for statistics and `greylist list`. */
   attempts: number;
   /** When the triplet first passed (0 while still waiting). */
   passedAt: number;

@@ -23,9 +23,19 @@ function play(times: number[], t: GreylistTiming = timing): { kinds: string[]; s
 test('new triplet is deferred, early retries are deferred with the time left, a retry after the delay passes once', () => {
   const { kinds, state } = play([T0, T0 + 10, T0 + 299, T0 + 300, T0 + 301, T0 + 5000]);
   assert.deepEqual(kinds, ['new', 'early-retry:290', 'early-retry:1', 'first-pass:300', 'known', 'known']);
-  assert.equal(state!.attempts, 6);
+  assert.equal(state!.attempts, 4, 'attempts are counted until the triplet passes');
   assert.equal(state!.passedAt, T0 + 300);
   assert.equal(state!.firstSeen, T0);
+  assert.equal(state!.lastSeen, T0 + 5000);
+});
+
+test('a known triplet is refreshed at most once an hour, so most of its requests write nothing', () => {
+  const passed: TripletState = { firstSeen: T0, lastSeen: T0 + 300, attempts: 2, passedAt: T0 + 300 };
+  const soon = decideTriplet(passed, T0 + 1000, timing);
+  assert.equal(soon.next, passed, 'the very same object: no write');
+  assert.equal(soon.result.kind, 'known');
+  const later = decideTriplet(passed, T0 + 300 + 3600, timing);
+  assert.deepEqual(later.next, { ...passed, lastSeen: T0 + 300 + 3600 });
 });
 
 test('a first retry beyond the retry window starts the wait again', () => {

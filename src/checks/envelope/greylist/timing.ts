@@ -21,6 +21,12 @@ export type TripletOutcome =
   /** A triplet that had passed before. */
   | { kind: 'known' };
 
+/**
+ * A passed triplet's last-seen time is refreshed at most this often, in seconds: enough for a max age
+ * of days, and regular correspondents cost no write on most of their messages.
+ */
+export const KNOWN_REFRESH_INTERVAL = 3600;
+
 /** Whether an entry last seen at `lastSeen` is still remembered at `now`. */
 export function isAlive(lastSeen: number, now: number, maxAge: number): boolean {
   return now - lastSeen <= maxAge;
@@ -40,14 +46,17 @@ export function decideTriplet(current: TripletState | undefined, now: number, ti
     if (firstSeen > now) firstSeen = now;
   }
   const secondsLeft = timing.delay - (now - firstSeen);
+  if (known && passedBefore) {
+    const fresh = now >= known.lastSeen && now - known.lastSeen < KNOWN_REFRESH_INTERVAL;
+    const passedAt = known.passedAt > 0 ? known.passedAt : known.lastSeen;
+    return { next: fresh ? known : { ...known, lastSeen: now, passedAt }, result: { kind: 'known' } };
+  }
   const attempts = (known?.attempts ?? 0) + 1;
   if (secondsLeft > 0) {
     const next: TripletState = { firstSeen, lastSeen: now, attempts, passedAt: 0 };
     return { next, result: firstSeen === now ? { kind: 'new', secondsLeft } : { kind: 'early-retry', secondsLeft } };
   }
-  const passedAt = known && known.passedAt > 0 ? known.passedAt : now;
-  const next: TripletState = { firstSeen, lastSeen: now, attempts, passedAt };
-  return { next, result: passedBefore ? { kind: 'known' } : { kind: 'first-pass', delayed: now - firstSeen } };
+  return { next: { firstSeen, lastSeen: now, attempts, passedAt: now }, result: { kind: 'first-pass', delayed: now - firstSeen } };
 }
 
 /** Seconds between two counted passes of one client (postgrey counts at most once an hour). */

@@ -1,0 +1,433 @@
+// Load generator for the policy benchmark: keeps N TCP connections open to a Postfix policy server,
+// with exactly one request outstanding on each (as Postfix's smtpd does), and measures throughput,
+// latency percentiles and the server process's CPU time and memory from /proc.
+import { connect, type Socket } from 'node:net';
+import { readFileSync, readdirSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+
+// ---------------------------------------------------------------------------------------------
+// Request attributes
+
+/** Greylisting grows per /24 network; triplet ids map to distinct /24s (up to 100 * 65536). */
+const MAX_TRIPLETS = 100 * 65536;
+
+/** Local recipients the benchmark mails to (a small, realistic set). */
+const RECIPIENTS = 200;
+
+/** Counts requests, so that instance and client port differ from one request to the next. */
+let sequence = 0;
+
+/**
+ * A full Postfix 3.7-style RCPT-stage request for triplet `id`. The client network, the client
+ * host name and the sender depend only on `id`, so sending the same id again is a retry of the
+ * same (client /24, sender, recipient) triplet; instance and client port change per request.
+ */
+export function policyRequest(id: number): string {
+  if (id < 0 || id >= MAX_TRIPLETS) throw new Error(`triplet id ${id} outside 0..${MAX_TRIPLETS - 1}`);
+  const seq = ++sequence;
+  // a distinct /24 per id: 11.0.0.0/8 .. 110.0.0.0/8, never 127/8 or 0/8
+  const a = 11 + (id >>> 16);
+  const b = (id >>> 8) & 255;
+  const c = id & 255;
+  const d = 1 + ((id * 7) % 254);
+  const address = `${a}.${b}.${c}.${d}`;
+  const host = `mail${d}.n${id.toString(36)}.example.net`;
+  const named = id % 10 < 7; // 70 % of clients have forward-confirmed names
+  const clientName = named ? host : 'unknown';
+  const reverseName = id % 10 < 9 ? host : 'unknown';
+  const helo = named ? host : `[${address}]`;
+  const sender = id % 20 === 0 ? '' : `news${id % 1000}@m${id.toString(36)}.example.com`;
+  const recipient = `user${id % RECIPIENTS}@bench.example`;
+  const tls = id % 2 === 0;
+  const instance = `${(seq & 0xffff).toString(16)}.${(0x6560000 + seq).toString(16)}.${(seq * 7919) % 1000000}.0`;
+  return (
+    'request=smtpd_access_policy\n' +
+    'protocol_state=RCPT\n' +
+    'protocol_name=ESMTP\n' +
+    `helo_name=${helo}\n` +
+    'queue_id=\n' +
+    `sender=${sender}\n` +
+    `recipient=${recipient}\n` +
+    'recipient_count=0\n' +
+    `client_address=${address}\n` +
+    `client_name=${clientName}\n` +
+    `reverse_client_name=${reverseName}\n` +
+    `instance=${instance}\n` +
+    'sasl_method=\nsasl_username=\nsasl_sender=\n' +
+    `size=${1024 + (id % 97) * 1500}\n` +
+    'ccert_subject=\nccert_issuer=\nccert_fingerprint=\nccert_pubkey_fingerprint=\n' +
+    (tls
+      ? 'encryption_protocol=TLSv1.3\nencryption_cipher=TLS_AES_256_GCM_SHA384\nencryption_keysize=256\n'
+      : 'encryption_protocol=\nencryption_cipher=\nencryption_keysize=0\n') +
+    'etrn_domain=\nstress=\n' +
+    `client_port=${1024 + (seq % 64000)}\n` +
+    'policy_context=\nserver_address=127.0.0.1\nserver_port=25\n' +
+    'compatibility_level=3.6\nmail_version=3.7.11\n\n'
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workloads: which triplet id the next request uses
+
+/** Hands out triplet ids never used before on one server (a new server starts at 0). */
+export class TripletIds {
+  private next = 0;
+  /** A fresh id. */
+  fresh(): number {
+    if (this.next >= MAX_TRIPLETS) throw new Error('out of distinct triplets');
+    return this.next++;
+  }
+  /** Reserves `count` consecutive fresh ids and returns the first. */
+  reserve(count: number): number {
+    const first = this.next;
+    if (first + count > MAX_TRIPLETS) throw new Error('out of distinct triplets');
+    this.next += count;
+    return first;
+  }
+}
+
+export type WorkloadName = 'new' | 'retry' | 'mix';
+
+/** A known set of triplets (already sent once) that retries are drawn from. */
+export interface KnownSet {
+  first: number;
+  count: number;
+}
+
+/** Returns the id source for a workload: `new` = always fresh, `retry` = a random known triplet, `mix` = either. */
+export function workloadSource(name: WorkloadName, ids: TripletIds, known: KnownSet | undefined, newFraction: number): () => number {
+  const retry = () => {
+    if (!known || known.count === 0) throw new Error('retry workload needs a filled known set');
+    return known.first + Math.floor(Math.random() * known.count);
+  };
+  switch (name) {
+    case 'new':
+      return () => ids.fresh();
+    case 'retry':
+      return retry;
+    case 'mix':
+      return () => (Math.random() < newFraction ? ids.fresh() : retry());
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// /proc sampling of the server process (and its descendants, should it fork workers)
+
+const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ on Linux; `getconf CLK_TCK`
+
+function statFields(pid: number): string[] | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return text.slice(text.lastIndexOf(')') + 2).split(' '); // [0] = state (field 3)
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pid and all its descendants that are alive now. */
+function processTree(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const fields = statFields(Number(entry));
+    if (!fields) continue;
+    const ppid = Number(fields[1]);
+    const list = children.get(ppid) ?? [];
+    list.push(Number(entry));
+    children.set(ppid, list);
+  }
+  const tree: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    const p = queue.shift()!;
+    tree.push(p);
+    queue.push(...(children.get(p) ?? []));
+  }
+  return tree;
+}
+
+/** CPU seconds used so far (utime + stime, all threads) by the process tree rooted at pid. */
+export function cpuSeconds(pid: number): number {
+  let ticks = 0;
+  for (const p of processTree(pid)) {
+    const fields = statFields(p);
+    if (fields) ticks += Number(fields[11]) + Number(fields[12]); // fields 14 and 15: utime, stime
+  }
+  return ticks / CLOCK_TICKS_PER_SECOND;
+}
+
+/**
+ * CPU seconds all processes of the machine have spent so far (all cores; /proc/stat user + nice +
+ * system). Interrupt and softirq time is left out: loopback TCP traffic of the benchmark itself
+ * lands there, and it is not charged to any process.
+ */
+export function machineBusySeconds(): number {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+    const ticks = line.trim().split(/\s+/).slice(1).map(Number); // user nice system idle iowait irq softirq steal ...
+    return (ticks[0]! + ticks[1]! + ticks[2]!) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Memory of the process tree rooted at pid: resident set now and its peak, in MB (2^20 bytes). */
+export function memoryMB(pid: number): { rss: number; peak: number } {
+  let rssKb = 0;
+  let peakKb = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const status = readFileSync(`/proc/${p}/status`, 'utf8');
+      rssKb += Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+      peakKb += Number(/^VmHWM:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+    } catch {
+      // the process ended
+    }
+  }
+  return { rss: rssKb / 1024, peak: peakKb / 1024 };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The load loop
+
+export interface LoadOptions {
+  host: string;
+  port: number;
+  /** Connections kept open, each with one request outstanding. */
+  connections: number;
+  /** Next triplet id to send. */
+  nextId: () => number;
+  /** Stop sending after this many measured requests (undefined: no count limit). */
+  requests?: number;
+  /** Stop sending after this long, in ms, counted from the end of the warm-up (undefined: no time limit). */
+  durationMs?: number;
+  /** Replies in this first period, in ms, are not measured (default 0 ms). */
+  warmupMs?: number;
+  /** Hard limit for the whole run, in ms, whatever happens (default: duration + warm-up + 60 000 ms, or 3 600 000 ms). */
+  hardLimitMs?: number;
+  /** A request without a reply after this long, in ms, counts as an error (default 10 000 ms). */
+  requestTimeoutMs?: number;
+  /** Give up (stop and close everything) after this many errors (default 1000 errors). */
+  maxErrors?: number;
+  /** Server pid for CPU and memory sampling (/proc/PID/stat, /proc/PID/status). */
+  serverPid: number;
+  /** Called about once a second with the number of measured replies so far. */
+  progress?: (done: number) => void;
+}
+
+export interface LoadResult {
+  connections: number;
+  /** Measured replies. */
+  requests: number;
+  errors: number;
+  /** Measured window, in s. */
+  seconds: number;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** Server CPU (utime + stime) per measured request, in µs. */
+  cpuMicrosPerRequest: number;
+  /** Server CPU use over the window, in % of one core. */
+  serverCpuPercent: number;
+  /** Load generator CPU use over the window, in % of one core. */
+  clientCpuPercent: number;
+  /** CPU used by everything else on the machine over the window, in % of one core (noise). */
+  otherCpuPercent: number;
+  /** Server resident set at the end, in MB. */
+  rssMB: number;
+  /** Count of reply actions by first word (DEFER_IF_PERMIT, PREPEND, DUNNO, ...). */
+  actions: Record<string, number>;
+}
+
+class Samples {
+  private data = new Float64Array(1 << 16);
+  length = 0;
+  push(value: number): void {
+    if (this.length === this.data.length) {
+      const bigger = new Float64Array(this.data.length * 2);
+      bigger.set(this.data);
+      this.data = bigger;
+    }
+    this.data[this.length++] = value;
+  }
+  sorted(): Float64Array {
+    return this.data.slice(0, this.length).sort();
+  }
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return NaN;
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[index]!;
+}
+
+/** Runs one load phase and returns its measurements. */
+export function runLoad(options: LoadOptions): Promise<LoadResult> {
+  const warmupMs = options.warmupMs ?? 0;
+  const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+  const maxErrors = options.maxErrors ?? 1000;
+  const hardLimitMs =
+    options.hardLimitMs ?? (options.durationMs !== undefined ? options.durationMs + warmupMs + 60_000 : 3_600_000);
+  if (options.durationMs === undefined && options.requests === undefined) {
+    throw new Error('runLoad needs a duration or a request count');
+  }
+
+  return new Promise<LoadResult>((resolve) => {
+    const start = performance.now();
+    const latencies = new Samples();
+    const actions: Record<string, number> = {};
+    let measuring = warmupMs === 0;
+    let measured = 0;
+    let sent = 0; // requests sent in the measured period (for the count limit)
+    let errors = 0;
+    let stopping = false;
+    let windowStart = start;
+    let windowEnd = start;
+    let cpuAtStart = measuring ? cpuSeconds(options.serverPid) : 0;
+    let clientCpuAtStart = process.cpuUsage();
+    let machineAtStart = machineBusySeconds();
+    let open = 0;
+    let finished = false;
+    const sockets = new Set<Socket>();
+
+    const beginMeasuring = () => {
+      measuring = true;
+      windowStart = performance.now();
+      cpuAtStart = cpuSeconds(options.serverPid);
+      clientCpuAtStart = process.cpuUsage();
+      machineAtStart = machineBusySeconds();
+    };
+    const warmupTimer = warmupMs > 0 ? setTimeout(beginMeasuring, warmupMs) : undefined;
+    const stopTimer =
+      options.durationMs !== undefined ? setTimeout(() => (stopping = true), warmupMs + options.durationMs) : undefined;
+    const hardTimer = setTimeout(() => {
+      stopping = true;
+      for (const socket of sockets) socket.destroy();
+    }, hardLimitMs);
+    const progressTimer = setInterval(() => options.progress?.(measured), 1000);
+
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(warmupTimer);
+      clearTimeout(stopTimer);
+      clearTimeout(hardTimer);
+      clearInterval(progressTimer);
+      if (!measuring) beginMeasuring();
+      const cpu = cpuSeconds(options.serverPid) - cpuAtStart;
+      const clientCpu = process.cpuUsage(clientCpuAtStart);
+      const machine = machineBusySeconds() - machineAtStart;
+      const elapsed = Math.max(1e-6, (performance.now() - windowStart) / 1000);
+      const seconds = Math.max(1e-6, (windowEnd - windowStart) / 1000);
+      const sorted = latencies.sorted();
+      resolve({
+        connections: options.connections,
+        requests: measured,
+        errors,
+        seconds,
+        requestsPerSecond: measured / seconds,
+        p50Ms: percentile(sorted, 50),
+        p90Ms: percentile(sorted, 90),
+        p99Ms: percentile(sorted, 99),
+        maxMs: sorted.length > 0 ? sorted[sorted.length - 1]! : NaN,
+        cpuMicrosPerRequest: measured > 0 ? (cpu * 1e6) / measured : NaN,
+        serverCpuPercent: (cpu / seconds) * 100,
+        clientCpuPercent: ((clientCpu.user + clientCpu.system) / 1e6 / seconds) * 100,
+        otherCpuPercent: Math.max(0, ((machine - cpu - (clientCpu.user + clientCpu.system) / 1e6) / elapsed) * 100),
+        rssMB: memoryMB(options.serverPid).rss,
+        actions,
+      });
+    };
+
+    const mayStart = (): boolean => {
+      if (stopping) return false;
+      if (errors >= maxErrors) {
+        stopping = true;
+        for (const socket of sockets) socket.destroy();
+        return false;
+      }
+      if (performance.now() - start > hardLimitMs) return false;
+      if (options.requests !== undefined && measuring && sent >= options.requests) {
+        stopping = true;
+        return false;
+      }
+      return true;
+    };
+
+    const openConnection = () => {
+      if (!mayStart()) {
+        if (open === 0) finish();
+        return;
+      }
+      open++;
+      const socket = connect(options.port, options.host);
+      sockets.add(socket);
+      socket.setNoDelay(true);
+      socket.setEncoding('latin1');
+      let buffer = '';
+      let sentAt = 0;
+      let sentMeasured = false;
+      let timer: NodeJS.Timeout | undefined;
+      let closed = false;
+
+      const sendNext = () => {
+        if (!mayStart()) {
+          socket.end();
+          return;
+        }
+        sentMeasured = measuring;
+        if (measuring) sent++;
+        const request = policyRequest(options.nextId());
+        sentAt = performance.now();
+        timer = setTimeout(() => {
+          errors++;
+          socket.destroy();
+        }, requestTimeoutMs);
+        socket.write(request);
+      };
+
+      socket.on('connect', sendNext);
+      socket.on('data', (chunk: string) => {
+        buffer += chunk;
+        const end = buffer.indexOf('\n\n');
+        if (end < 0) return;
+        const now = performance.now();
+        clearTimeout(timer);
+        timer = undefined;
+        const reply = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        if (buffer.length > 0 || !reply.startsWith('action=')) {
+          errors++;
+          socket.destroy();
+          return;
+        }
+        if (measuring && sentMeasured) {
+          latencies.push(now - sentAt);
+          measured++;
+          windowEnd = now;
+          const space = reply.indexOf(' ');
+          const action = reply.slice(7, space < 0 ? undefined : space).toUpperCase();
+          actions[action] = (actions[action] ?? 0) + 1;
+        }
+        sendNext();
+      });
+      socket.on('error', () => {
+        if (timer !== undefined || !stopping) errors++;
+      });
+      socket.on('close', () => {
+        if (closed) return;
+        closed = true;
+        clearTimeout(timer);
+        sockets.delete(socket);
+        open--;
+        // reconnect after an error, like Postfix would; a normal end stops this slot
+        if (!stopping && !finished) setTimeout(openConnection, 50);
+        else if (open === 0) finish();
+      });
+    };
+
+    for (let i = 0; i < options.connections; i++) openConnection();
+  });
+}

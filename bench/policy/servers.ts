@@ -1,0 +1,198 @@
+// Starts and stops the policy servers under test (Rempart and Debian's postgrey), each on its own
+// free loopback port with its own fresh database directory, and removes everything afterwards; also
+// a "null" server that answers DUNNO without any work, to show the load generator's own ceiling.
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { chownSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, waitForPort } from '../../test/helpers/ports.js';
+
+export type ServerName = 'rempart' | 'postgrey' | 'null';
+
+/** The repository root (this file runs from dist/bench/policy/). */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const REMPART_MAIN = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
+export const POSTGREY = '/usr/sbin/postgrey';
+/** Debian's default postgrey allow lists; both servers load them when --allow-lists is on. */
+const POSTGREY_CLIENTS = '/etc/postgrey/whitelist_clients';
+const POSTGREY_RECIPIENTS = '/etc/postgrey/whitelist_recipients';
+
+const START_TIMEOUT_MS = 20_000; // a server must accept connections within 20 s
+const STOP_TIMEOUT_MS = 15_000; // SIGTERM, then SIGKILL after 15 s
+
+export interface ServerOptions {
+  /** Greylisting delay, in s. */
+  delaySeconds: number;
+  /** Load Debian's postgrey allow lists (client names, recipients) into both servers. */
+  allowLists: boolean;
+}
+
+export interface RunningServer {
+  name: ServerName;
+  host: string;
+  port: number;
+  pid: number;
+  /** Database directory. */
+  dir: string;
+  /** Sum of the file sizes in the database directory, in MB. */
+  diskMB(): number;
+  /** Last lines of the server's stdout/stderr (for error reports). */
+  logTail(): string;
+  stop(): Promise<void>;
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  return new Promise((resolvePromise) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolvePromise();
+    else child.once('exit', () => resolvePromise());
+  });
+}
+
+function dirSizeMB(dir: string): number {
+  let bytes = 0;
+  const walk = (d: string) => {
+    for (const entry of readdirSync(d, { withFileTypes: true })) {
+      const path = join(d, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.isFile()) bytes += statSync(path).size;
+    }
+  };
+  try {
+    walk(dir);
+  } catch {
+    // gone
+  }
+  return bytes / 2 ** 20;
+}
+
+/** Spawns `command args`, waits until host:port accepts, and wraps it as a RunningServer. */
+async function launch(name: ServerName, command: string, args: string[], port: number, dir: string, cleanup: string): Promise<RunningServer> {
+  const host = '127.0.0.1';
+  const logPath = join(cleanup, `${name}.log`);
+  const logFd = openSync(logPath, 'a');
+  const child = spawn(command, args, { stdio: ['ignore', logFd, logFd], cwd: REPO_ROOT });
+  closeSync(logFd);
+  const logTail = () => {
+    try {
+      return readFileSync(logPath, 'utf8').split('\n').slice(-15).join('\n');
+    } catch {
+      return '';
+    }
+  };
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+      await exited(child);
+      clearTimeout(timer);
+    }
+    rmSync(cleanup, { recursive: true, force: true });
+  };
+  const early = exited(child).then(() => 'exited' as const);
+  try {
+    const result = await Promise.race([waitForPort(port, host, START_TIMEOUT_MS).then(() => 'up' as const), early]);
+    if (result === 'exited') throw new Error(`${name} exited at start-up (code ${child.exitCode}, signal ${child.signalCode})`);
+  } catch (error) {
+    const tail = logTail();
+    await stop();
+    throw new Error(`${(error as Error).message}\n${tail}`);
+  }
+  if (child.pid === undefined) throw new Error(`${name}: no pid`);
+  return { name, host, port, pid: child.pid, dir, diskMB: () => dirSizeMB(dir), logTail, stop };
+}
+
+/** Starts Rempart (`node dist/src/cli/main.js serve --config FILE`) on a free port with a fresh store. */
+export async function startRempart(options: ServerOptions): Promise<RunningServer> {
+  if (!existsSync(REMPART_MAIN)) throw new Error(`${REMPART_MAIN} is missing: build first (npx tsc -p .)`);
+  const root = mkdtempSync(join(tmpdir(), 'rempart-bench-'));
+  const store = join(root, 'store');
+  const port = await freePort();
+  const lists = options.allowLists && existsSync(POSTGREY_CLIENTS) && existsSync(POSTGREY_RECIPIENTS);
+  const config = [
+    '# written by bench/policy/servers.ts',
+    'hostname: bench.example',
+    'my_networks: []',
+    `store: { path: ${JSON.stringify(store)} }`,
+    `policy: { listen: "127.0.0.1:${port}" }`,
+    'log: { level: warn }',
+    'greylist:',
+    `  delay: ${options.delaySeconds}`,
+    ...(lists
+      ? [`  allow_clients_files: [${JSON.stringify(POSTGREY_CLIENTS)}]`, `  allow_recipients_files: [${JSON.stringify(POSTGREY_RECIPIENTS)}]`]
+      : []),
+    '',
+  ].join('\n');
+  const configPath = join(root, 'rempart.yaml');
+  writeFileSync(configPath, config);
+  return launch('rempart', process.execPath, [REMPART_MAIN, 'serve', '--config', configPath], port, store, root);
+}
+
+/** Starts postgrey in the foreground (so the spawned pid is the server) on a free port with a fresh dbdir. */
+export async function startPostgrey(options: ServerOptions): Promise<RunningServer> {
+  if (!existsSync(POSTGREY)) throw new Error(`${POSTGREY} is missing (apt-get install postgrey)`);
+  const root = mkdtempSync(join(tmpdir(), 'postgrey-bench-'));
+  const dbdir = join(root, 'db');
+  const port = await freePort();
+  const uid = Number(execFileSync('id', ['-u', 'postgrey'], { encoding: 'utf8' }).trim());
+  const gid = Number(execFileSync('id', ['-g', 'postgrey'], { encoding: 'utf8' }).trim());
+  mkdirSync(dbdir); // root stays ours; the dbdir belongs to the postgrey user, who must write there
+  chownSync(dbdir, uid, gid);
+  chmodSync(dbdir, 0o700);
+  chmodSync(root, 0o755);
+  const args = [
+    `--inet=127.0.0.1:${port}`,
+    `--dbdir=${dbdir}`,
+    `--pidfile=${join(dbdir, 'postgrey.pid')}`, // only used with --daemonize; we run in the foreground
+    `--delay=${options.delaySeconds}`,
+    '--user=postgrey',
+    '--group=postgrey',
+    '--quiet', // no log line per decision (Rempart runs at log level warn)
+    ...(options.allowLists ? [] : ['--whitelist-clients=/dev/null', '--whitelist-recipients=/dev/null']),
+  ];
+  return launch('postgrey', POSTGREY, args, port, dbdir, root);
+}
+
+/** A policy server that parses nothing and answers every request with DUNNO (process argv[1] = port). */
+const NULL_SERVER = `
+const { createServer } = require('node:net');
+createServer((socket) => {
+  let buffer = '';
+  socket.setEncoding('latin1');
+  socket.on('data', (chunk) => {
+    buffer += chunk;
+    for (let end = buffer.indexOf('\\n\\n'); end >= 0; end = buffer.indexOf('\\n\\n')) {
+      buffer = buffer.slice(end + 2);
+      socket.write('action=DUNNO\\n\\n');
+    }
+  });
+  socket.on('error', () => {});
+}).listen(Number(process.argv[1]), '127.0.0.1');
+process.on('SIGTERM', () => process.exit(0));
+`;
+
+/** Starts the null server (a separate Node process, so it does not share the load generator's thread). */
+export async function startNull(): Promise<RunningServer> {
+  const root = mkdtempSync(join(tmpdir(), 'null-bench-'));
+  const port = await freePort();
+  return launch('null', process.execPath, ['-e', NULL_SERVER, String(port)], port, root, root);
+}
+
+export function startServer(name: ServerName, options: ServerOptions): Promise<RunningServer> {
+  if (name === 'null') return startNull();
+  return name === 'rempart' ? startRempart(options) : startPostgrey(options);
+}
+
+/** Version strings for the report. */
+export function serverVersion(name: ServerName): string {
+  try {
+    if (name === 'null') return `null server (Node ${process.version}, answers DUNNO)`;
+    if (name === 'postgrey') return execFileSync(POSTGREY, ['--version'], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n')[0]!;
+    return `rempart ${execFileSync(process.execPath, [REMPART_MAIN, '--version'], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'ignore'] }).trim()}`;
+  } catch {
+    return `${name} (version unknown)`;
+  }
+}
