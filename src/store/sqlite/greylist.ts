@@ -1,8 +1,11 @@
 // Greylist triplets and auto-allow clients in SQLite. An update reads the entry (from the writes
 // not yet committed, else with one indexed SELECT on the main thread's read connection), applies
 // its pure update function and queues the result for the writer thread (see commit-queue.ts).
+// Recently read or written entries are cached in memory (LRU); a flush made by another process (a
+// CLI command) bumps meta.flush_generation, which is checked every second and clears the caches.
 // Each read-modify-write is atomic within the process because it runs synchronously; a crash loses
 // at most the updates of the last few milliseconds. WAL lets a CLI command work on the same file at once.
+import { LruCache } from '../../core/lru.js';
 import type { Db } from './database.js';
 import type { CommitQueue } from './commit-queue.js';
 import { likeContains } from './sql.js';
@@ -35,9 +38,19 @@ function toTriplet(row: TripletDbRow): TripletRow {
   return { key: row.key, labels, firstSeen: row.first_seen, lastSeen: row.last_seen, attempts: row.attempts, passedAt: row.passed_at };
 }
 
+/** Entries kept in memory, triplets and clients each: 20,000 to 40,000 of about 200 bytes (under 8 MB each). */
+const CACHE_ENTRIES = 20_000;
+/** How often another process's flush is looked for, in ms. */
+const FLUSH_CHECK_MS = 1000;
+
 export class SqliteGreylistStore implements GreylistStore {
   private readonly getTriplet;
   private readonly getClient;
+  private readonly getFlushGeneration;
+  private flushGeneration: string;
+  private readonly flushCheck: NodeJS.Timeout;
+  private readonly triplets = new LruCache<string, TripletState>(CACHE_ENTRIES);
+  private readonly clients = new LruCache<string, ClientState>(CACHE_ENTRIES);
   /**
    * Keys present in greylist_clients. Only this process adds clients (a CLI only deletes), so a key
    * absent here is absent from the table and the lookup needs no SELECT; a stale key only costs one.
@@ -51,7 +64,38 @@ export class SqliteGreylistStore implements GreylistStore {
   ) {
     this.getTriplet = db.prepare('SELECT first_seen, last_seen, attempts, passed_at FROM greylist_triplets WHERE key = ?');
     this.getClient = db.prepare('SELECT passes, last_seen FROM greylist_clients WHERE key = ?');
+    this.getFlushGeneration = db.prepare("SELECT value FROM meta WHERE key = 'flush_generation'");
+    this.flushGeneration = this.readFlushGeneration();
     this.reloadKnownClients();
+    this.flushCheck = setInterval(() => this.checkForeignFlush(), FLUSH_CHECK_MS);
+    this.flushCheck.unref();
+  }
+
+  private readFlushGeneration(): string {
+    return (this.getFlushGeneration.get() as { value: string } | undefined)?.value ?? '0';
+  }
+
+  /** Drops the caches when a flush happened (here or in another process) since the last look. */
+  checkForeignFlush(): void {
+    try {
+      const generation = this.readFlushGeneration();
+      if (generation === this.flushGeneration) return;
+      this.flushGeneration = generation;
+      this.dropCaches();
+    } catch {
+      // the store is closing or busy: look again next time
+    }
+  }
+
+  private dropCaches(): void {
+    this.triplets.clear();
+    this.clients.clear();
+    this.reloadKnownClients();
+  }
+
+  /** Stops the periodic flush check (the store is closing). */
+  stop(): void {
+    clearInterval(this.flushCheck);
   }
 
   /** Re-reads the keys of greylist_clients (at start, and after maintenance removed some). */
@@ -64,16 +108,26 @@ export class SqliteGreylistStore implements GreylistStore {
   private readTriplet(key: string): TripletState | undefined {
     const queued = this.queue.triplet(key);
     if (queued !== undefined) return queued?.state;
+    const cached = this.triplets.get(key);
+    if (cached) return cached;
     const row = this.getTriplet.get(key) as Omit<TripletDbRow, 'key' | 'client_net' | 'sender' | 'recipient'> | undefined;
-    return row ? { firstSeen: row.first_seen, lastSeen: row.last_seen, attempts: row.attempts, passedAt: row.passed_at } : undefined;
+    if (!row) return undefined;
+    const state = { firstSeen: row.first_seen, lastSeen: row.last_seen, attempts: row.attempts, passedAt: row.passed_at };
+    this.triplets.set(key, state);
+    return state;
   }
 
   private readClient(key: string): ClientState | undefined {
     const queued = this.queue.client(key);
     if (queued !== undefined) return queued?.state;
     if (!this.knownClients.has(key)) return undefined;
+    const cached = this.clients.get(key);
+    if (cached) return cached;
     const row = this.getClient.get(key) as { passes: number; last_seen: number } | undefined;
-    return row ? { passes: row.passes, lastSeen: row.last_seen } : undefined;
+    if (!row) return undefined;
+    const state = { passes: row.passes, lastSeen: row.last_seen };
+    this.clients.set(key, state);
+    return state;
   }
 
   async updateTriplet<R>(
@@ -84,7 +138,11 @@ export class SqliteGreylistStore implements GreylistStore {
   ): Promise<R> {
     const current = this.readTriplet(key);
     const { next, result } = update(current);
-    if (next !== current) this.queue.putTriplet(key, next === undefined ? null : { labels, state: next, expiresAt: expiresAt(next) });
+    if (next === current) return result;
+    // Only entries read from the store are cached: new triplets (most of them never retried) do not churn it.
+    if (next === undefined || current === undefined) this.triplets.delete(key);
+    else if (this.triplets.get(key) !== undefined) this.triplets.set(key, next);
+    this.queue.putTriplet(key, next === undefined ? null : { labels, state: next, expiresAt: expiresAt(next) });
     return result;
   }
 
@@ -96,8 +154,8 @@ export class SqliteGreylistStore implements GreylistStore {
     const current = this.readClient(key);
     const { next, result } = update(current);
     if (next === current) return result;
-    if (next === undefined) this.knownClients.delete(key);
-    else this.knownClients.add(key);
+    if (next === undefined) (this.knownClients.delete(key), this.clients.delete(key));
+    else (this.knownClients.add(key), this.clients.set(key, next));
     this.queue.putClient(key, next === undefined ? null : { state: next, expiresAt: expiresAt(next) });
     return result;
   }
@@ -129,12 +187,17 @@ export class SqliteGreylistStore implements GreylistStore {
 
   async flushTriplets(filter: Pick<TripletFilter, 'search'>): Promise<number> {
     await this.queue.sync();
-    return (await this.writer.send({ kind: 'flushTriplets', search: filter.search })).changes ?? 0;
+    const changes = (await this.writer.send({ kind: 'flushTriplets', search: filter.search })).changes ?? 0;
+    this.flushGeneration = this.readFlushGeneration();
+    this.triplets.clear();
+    return changes;
   }
 
   async flushClients(): Promise<number> {
     await this.queue.sync();
     const changes = (await this.writer.send({ kind: 'flushClients' })).changes ?? 0;
+    this.flushGeneration = this.readFlushGeneration();
+    this.clients.clear();
     this.knownClients.clear();
     return changes;
   }

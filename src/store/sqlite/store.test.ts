@@ -118,3 +118,29 @@ test('a write that cannot be committed is retried, then dropped, and does not bl
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a flush made by another process (another store on the same file) clears what the daemon cached', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rempart-store-'));
+  const daemon = new SqliteStore(dir, 1000);
+  const cli = new SqliteStore(dir, 1000);
+  try {
+    const write = (s: SqliteStore, key: string) =>
+      s.greylist.updateTriplet(key, undefined, () => ({ next: { firstSeen: 5, lastSeen: 5, attempts: 1, passedAt: 0 }, result: 0 }), () => 1e9);
+    const read = (s: SqliteStore, key: string) => s.greylist.updateTriplet(key, undefined, (current) => ({ next: current, result: current }), () => 0);
+    await write(daemon, 'k');
+    await daemon.history.flush(); // committed
+    await daemon.greylist.updateClient('c', () => ({ next: { passes: 9, lastSeen: 5 }, result: 0 }), () => 1e9);
+    await daemon.history.flush();
+    assert.ok(await read(daemon, 'k'), 'cached in the daemon');
+    assert.equal(await cli.greylist.flushTriplets({}), 1);
+    assert.equal(await cli.greylist.flushClients(), 1);
+    assert.ok(await read(daemon, 'k'), 'still cached until the daemon looks');
+    daemon.greylist.checkForeignFlush();
+    assert.equal(await read(daemon, 'k'), undefined, 'gone after the generation check');
+    assert.equal(await daemon.greylist.updateClient('c', (current) => ({ next: current, result: current }), () => 0), undefined);
+  } finally {
+    await cli.close();
+    await daemon.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

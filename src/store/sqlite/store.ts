@@ -40,6 +40,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.greylist.stop();
     await this.queue.sync();
     await this.writer.close();
     this.db.close();

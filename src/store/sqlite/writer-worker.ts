@@ -16,6 +16,7 @@ class Writer {
   private readonly deleteClient;
   private readonly insertHistory;
   private readonly commitBatch;
+  private readonly bumpFlushGeneration;
 
   constructor(private readonly db: Db) {
     this.putTriplet = db.prepare(
@@ -34,6 +35,11 @@ class Writer {
       `INSERT INTO history (time, node, protocol, stage, client_address, client_name, helo, sender, recipients, queue_id,
          message_id, instance, action, decided_by, reason, reply, score, symbols, detail, duration_ms)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    // Readers in other processes (the daemon) watch this counter to drop what they cached.
+    this.bumpFlushGeneration = db.prepare(
+      `INSERT INTO meta (key, value) VALUES ('flush_generation', '1')
+       ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1`,
     );
     this.commitBatch = db.transaction((triplets: TripletWrite[], clients: ClientWrite[], history: HistoryTuple[]) => {
       for (const { key, value } of triplets) {
@@ -68,15 +74,23 @@ class Writer {
         this.commitBatch(request.triplets, request.clients, request.history);
         return { id: request.id, ok: true };
       case 'flushTriplets': {
-        if (!request.search) return { id: request.id, ok: true, changes: this.db.prepare('DELETE FROM greylist_triplets').run().changes };
-        const like = likeContains(request.search);
-        const changes = this.db
-          .prepare("DELETE FROM greylist_triplets WHERE client_net LIKE ? ESCAPE '\\' OR sender LIKE ? ESCAPE '\\' OR recipient LIKE ? ESCAPE '\\' OR key = ?")
-          .run(like, like, like, request.search).changes;
-        return { id: request.id, ok: true, changes };
+        const like = request.search ? likeContains(request.search) : undefined;
+        const flush = this.db.transaction(() => {
+          this.bumpFlushGeneration.run();
+          if (!like) return this.db.prepare('DELETE FROM greylist_triplets').run().changes;
+          return this.db
+            .prepare("DELETE FROM greylist_triplets WHERE client_net LIKE ? ESCAPE '\\' OR sender LIKE ? ESCAPE '\\' OR recipient LIKE ? ESCAPE '\\' OR key = ?")
+            .run(like, like, like, request.search).changes;
+        });
+        return { id: request.id, ok: true, changes: flush() };
       }
-      case 'flushClients':
-        return { id: request.id, ok: true, changes: this.db.prepare('DELETE FROM greylist_clients').run().changes };
+      case 'flushClients': {
+        const flush = this.db.transaction(() => {
+          this.bumpFlushGeneration.run();
+          return this.db.prepare('DELETE FROM greylist_clients').run().changes;
+        });
+        return { id: request.id, ok: true, changes: flush() };
+      }
       case 'maintenance':
         return { id: request.id, ok: true, report: this.maintenance(request.limits) };
     }
