@@ -86,6 +86,10 @@ const policySchema = z
 const greylistSchema = z
   .strictObject({
     enabled: z.boolean().default(true).describe('greylist unknown (client network, sender, recipient) triplets'),
+    mode: z
+      .enum(['all', 'suspicious'])
+      .default('all')
+      .describe("all: greylist every unknown triplet (postgrey); suspicious: only clients whose envelope score reached actions.greylist"),
     delay: duration('5m', 0, 86400).describe('how long a new triplet must wait before a retry passes'),
     max_age: duration('35d', 60).describe('a triplet or auto-allowed client unseen for this long is forgotten'),
     retry_window: duration('2d', 60).describe('a first retry later than this after the first attempt starts the wait again'),
@@ -112,6 +116,21 @@ const greylistSchema = z
   })
   .prefault({});
 
+const actionsSchema = z
+  .strictObject({
+    reject: z.number().default(15).describe('a total score at or above this rejects (554 5.7.1)'),
+    add_header: z.number().default(6).describe('at or above this the mail is accepted and marked as spam (X-Spam-Flag: YES)'),
+    greylist: z.number().default(4).describe('at or above this a client is greylisted when greylist.mode is suspicious'),
+    reject_text: z
+      .string()
+      .min(1)
+      .regex(/^[^\r\n]*$/, { message: 'expected one line of text' })
+      .default('Message rejected as spam (score %s, required %r): %t')
+      .describe('reply text of a score reject: %s score, %r the reject threshold, %t the symbols'),
+  })
+  .prefault({})
+  .refine((a) => a.greylist <= a.add_header && a.add_header <= a.reject, { message: 'expected greylist <= add_header <= reject' });
+
 export const configSchema = z.strictObject({
   hostname: domainName.optional().describe('our own host name (X-Greylist header, HELO checks); default: the system host name'),
   local_domains: z.array(domainName).default([]).describe('domains we receive mail for'),
@@ -121,6 +140,8 @@ export const configSchema = z.strictObject({
   history: historySchema,
   policy: policySchema,
   greylist: greylistSchema,
+  scores: z.record(z.string().regex(/^[A-Z0-9_]+$/, { message: 'expected a symbol name in capitals, such as HELO_NOT_FQDN' }), z.number()).default({}).describe('per-symbol score overrides'),
+  actions: actionsSchema,
 });
 
 /** The configuration as parsed from YAML, defaults filled in, durations in seconds. */

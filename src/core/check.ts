@@ -77,6 +77,11 @@ export interface CheckDescriptor {
   stages: readonly Stage[];
   /** Deadline for one evaluation, in ms; past it the check counts as "no finding". */
   timeoutMs: number;
+  /**
+   * Runs after every scoring check of the stage and only when their total is below the reject
+   * threshold (greylisting: no point deferring what the score already rejects).
+   */
+  afterScoring?: boolean;
   /** Prepares the check for a configuration (loads its files), or returns undefined when it is disabled. */
   create(env: CheckEnvironment): CheckInstance | undefined;
 }

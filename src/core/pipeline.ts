@@ -32,6 +32,8 @@ export interface PipelineCounters {
 
 class CheckTimeout extends Error {}
 
+const round = (n: number): number => Math.round(n * 100) / 100;
+
 export class Pipeline {
   private readonly checks: PreparedCheck[] = [];
   readonly problems: CheckProblem[] = [];
@@ -41,7 +43,9 @@ export class Pipeline {
     private readonly env: CheckEnvironment,
     readonly counters: PipelineCounters = { checkErrors: new Map(), checkTimeouts: new Map() },
   ) {
-    for (const descriptor of descriptors) {
+    // Checks that need the score run after all the others, whatever the registry's order.
+    const ordered = [...descriptors.filter((d) => !d.afterScoring), ...descriptors.filter((d) => d.afterScoring)];
+    for (const descriptor of ordered) {
       const instance = descriptor.create(env);
       if (!instance) continue;
       this.checks.push({ descriptor, instance });
@@ -60,7 +64,7 @@ export class Pipeline {
    */
   async decide(envelope: Envelope, renderReply: (decision: Decision) => string): Promise<{ decision: Decision; reply: string; record: ResultRecord }> {
     const started = performance.now();
-    const task: Task = { envelope, startedMs: this.env.clock.nowMs() };
+    const task: Task = { envelope, startedMs: this.env.clock.nowMs(), symbols: [], score: 0 };
     const decision = await this.scan(task);
     let reply: string;
     try {
@@ -77,16 +81,25 @@ export class Pipeline {
 
   private async scan(task: Task): Promise<Decision> {
     const decision: Decision = { action: 'accept', decidedBy: '', reason: '', headers: [], symbols: [], score: 0, facts: {}, errors: [] };
+    task.symbols = decision.symbols;
     const notes: string[] = [];
+    const { scores, actions } = this.env.config;
+    let scoreGatePassed = false;
     for (const { descriptor, instance } of this.checks) {
       if (!descriptor.stages.includes(task.envelope.stage)) continue;
+      if (descriptor.afterScoring && !scoreGatePassed) {
+        if (decision.score >= actions.reject) return this.rejectForScore(decision);
+        scoreGatePassed = true;
+      }
       const outcome = await this.runCheck(descriptor, instance, task, decision);
       if (!outcome) continue;
       if (outcome.symbols) {
         for (const symbol of outcome.symbols) {
-          decision.symbols.push(symbol);
-          decision.score += symbol.score;
+          const score = scores[symbol.name] ?? symbol.score;
+          decision.symbols.push(score === symbol.score ? symbol : { ...symbol, score });
+          decision.score += score;
         }
+        task.score = decision.score;
       }
       if (outcome.facts) Object.assign(decision.facts, outcome.facts);
       if (outcome.verdict) {
@@ -99,7 +112,24 @@ export class Pipeline {
       if (outcome.headers) decision.headers.push(...outcome.headers);
       if (outcome.note) notes.push(`${descriptor.name}: ${outcome.note}`);
     }
+    if (decision.score >= actions.reject) return this.rejectForScore(decision);
+    if (decision.symbols.length > 0 && decision.score >= actions.add_header) {
+      decision.action = 'add_header';
+      notes.unshift(`score ${round(decision.score)} >= ${actions.add_header}`);
+    }
     decision.reason = notes.length > 0 ? notes.join('; ') : decision.errors.length > 0 ? 'check failed, failing open' : 'no finding';
+    return decision;
+  }
+
+  /** The scorer's reject: the total reached actions.reject. */
+  private rejectForScore(decision: Decision): Decision {
+    const { actions } = this.env.config;
+    const score = round(decision.score);
+    const symbols = decision.symbols.map((s) => s.name).join(', ');
+    const text = actions.reject_text.replaceAll('%s', String(score)).replaceAll('%r', String(actions.reject)).replaceAll('%t', symbols);
+    decision.action = 'reject';
+    decision.reason = `score ${score} >= ${actions.reject}`;
+    decision.verdict = { action: 'reject', reason: decision.reason, reply: { code: 554, enhanced: '5.7.1', text } };
     return decision;
   }
 

@@ -1,5 +1,6 @@
 // What a scan works on: the SMTP envelope as seen at one stage, whichever protocol brought it.
 // Checks read the task; they add their findings through their outcome, never by mutating it.
+import type { SymbolHit } from './check.js';
 
 /** SMTP stages, in the order a session goes through them; 'other' covers VRFY, ETRN and unknown states. */
 export type Stage = 'connect' | 'helo' | 'mail' | 'rcpt' | 'data' | 'eom' | 'other';
@@ -33,6 +34,9 @@ export interface Task {
   envelope: Envelope;
   /** When the scan started, ms since the epoch (from the pipeline's clock). */
   startedMs: number;
+  /** The findings of the checks that ran before this one, and their total score (overrides applied). */
+  symbols: readonly SymbolHit[];
+  score: number;
 }
 
 export function emptyEnvelope(protocol: Protocol, stage: Stage): Envelope {

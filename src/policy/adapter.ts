@@ -46,6 +46,8 @@ export function policyAction(decision: Decision, greylistAction: string): string
     if (verdict.action === 'greylist') return oneLine(`${greylistAction} ${enhanced} ${text}`);
     return oneLine(`${code} ${enhanced} ${text}`);
   }
+  // One policy reply carries one action: the spam mark wins over other headers.
+  if (decision.action === 'add_header') return 'PREPEND X-Spam-Flag: YES';
   const header = decision.headers[0];
   if (header) return oneLine(`PREPEND ${header.name}: ${header.value}`);
   return 'DUNNO';

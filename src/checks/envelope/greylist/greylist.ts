@@ -1,7 +1,8 @@
 // The greylisting check, at postgrey parity: a (client network, sender, recipient) triplet seen for
 // the first time is deferred with a 4xx; a retry after the delay passes and gets an X-Greylist
 // header; clients whose retries keep passing are auto-allowed; postgrey's allow-list files apply.
-// It answers only at the RCPT stage.
+// It answers only at the RCPT stage, after the scoring checks: in mode "suspicious" it greylists
+// only clients whose score reached actions.greylist.
 import { createHash } from 'node:crypto';
 import type { CheckDescriptor, CheckInstance, CheckOutcome, CheckProblem, HeaderField } from '../../../core/check.js';
 import { rfc5322Date } from '../../../core/dates.js';
@@ -65,8 +66,11 @@ function createGreylist(config: Config, env: Parameters<CheckDescriptor['create'
   const { store, clock } = env;
   const expiresTriplet = (s: { lastSeen: number }): number => s.lastSeen + timing.maxAge;
 
-  async function evaluate(envelope: Envelope): Promise<CheckOutcome> {
+  async function evaluate(envelope: Envelope, score: number): Promise<CheckOutcome> {
     const recipient = envelope.recipients[0] ?? '';
+    if (settings.mode === 'suspicious' && score < config.actions.greylist) {
+      return { note: `score ${Math.round(score * 100) / 100} below ${config.actions.greylist}, not greylisted` };
+    }
     if (settings.skip_authenticated && envelope.saslUsername) return { note: 'authenticated client' };
     const address = parseAddress(envelope.clientAddress);
     if (address === undefined) return { note: 'client address is not an IP address' };
@@ -122,12 +126,13 @@ function createGreylist(config: Config, env: Parameters<CheckDescriptor['create'
     }
   }
 
-  return { problems, timeoutMs: config.store.timeout * 1000 + 500, evaluate: (task) => evaluate(task.envelope) };
+  return { problems, timeoutMs: config.store.timeout * 1000 + 500, evaluate: (task) => evaluate(task.envelope, task.score) };
 }
 
 export const greylistCheck: CheckDescriptor = {
   name: 'greylist',
   stages: ['rcpt'],
   timeoutMs: 2500,
+  afterScoring: true,
   create: (env) => createGreylist(env.config, env),
 };
