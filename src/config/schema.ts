@@ -116,6 +116,49 @@ const greylistSchema = z
   })
   .prefault({});
 
+const ruleMode = (defaultValue: 'reject' | 'score' | 'off', what: string) =>
+  z.enum(['reject', 'score', 'off']).default(defaultValue).describe(`${what}: reject, score (add the symbol's score) or off`);
+
+const heloSchema = z
+  .strictObject({
+    not_fqdn: ruleMode('reject', 'a HELO name that is not fully qualified (HELO_NOT_FQDN)'),
+    invalid: ruleMode('reject', 'a HELO name with invalid syntax, or none (HELO_INVALID)'),
+    bare_ip: ruleMode('score', 'an IP address without brackets (HELO_BARE_IP)'),
+    literal_mismatch: ruleMode('score', "an address literal that is not the client's address (HELO_LITERAL_MISMATCH)"),
+    ours: ruleMode('reject', 'a HELO claiming our hostname or one of local_domains (HELO_IS_OURS)'),
+  })
+  .prefault({});
+
+/** Reverse-DNS names that look like dynamic or consumer access lines. */
+export const DEFAULT_DYNAMIC_PATTERNS = [
+  '\\d{1,3}[-.x]\\d{1,3}[-.x]\\d{1,3}[-.x]\\d{1,3}',
+  '(^|[.-])(dyn|dynamic|dhcp|dsl|adsl|xdsl|cable|pool|ppp|pppoe|dial|dialup|broadband|resid|residential|cust|customer|client)[0-9.-]',
+];
+
+const regex = z.string().refine((text) => {
+  try {
+    new RegExp(text, 'i');
+    return true;
+  } catch {
+    return false;
+  }
+}, { message: 'expected a valid regular expression' });
+
+const rdnsSchema = z
+  .strictObject({
+    missing: ruleMode('score', 'a client with no reverse DNS (PTR) name (RDNS_NONE); reject answers 450'),
+    unconfirmed: ruleMode('score', 'a PTR name that does not resolve back to the client (RDNS_UNCONFIRMED); reject answers 450'),
+    dynamic: ruleMode('score', 'a PTR name that looks dynamic (RDNS_DYNAMIC)'),
+    dynamic_patterns: z.array(regex).default(DEFAULT_DYNAMIC_PATTERNS).describe('case-insensitive regular expressions on the PTR name'),
+  })
+  .prefault({});
+
+const relaySchema = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe('reject mail for other domains from untrusted clients (acts only when local_domains is set)'),
+  })
+  .prefault({});
+
 const actionsSchema = z
   .strictObject({
     reject: z.number().default(15).describe('a total score at or above this rejects (554 5.7.1)'),
@@ -140,6 +183,9 @@ export const configSchema = z.strictObject({
   history: historySchema,
   policy: policySchema,
   greylist: greylistSchema,
+  helo: heloSchema,
+  rdns: rdnsSchema,
+  relay: relaySchema,
   scores: z.record(z.string().regex(/^[A-Z0-9_]+$/, { message: 'expected a symbol name in capitals, such as HELO_NOT_FQDN' }), z.number()).default({}).describe('per-symbol score overrides'),
   actions: actionsSchema,
 });

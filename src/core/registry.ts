@@ -1,5 +1,9 @@
-// The one list of checks, in the order they run (cheapest first). A new check is added here.
+// The one list of checks, in the order they run (cheapest first; checks marked afterScoring, such
+// as greylisting, run after all the others). A new check is added here.
 import type { CheckDescriptor } from './check.js';
 import { greylistCheck } from '../checks/envelope/greylist/greylist.js';
+import { heloCheck } from '../checks/envelope/helo.js';
+import { rdnsCheck } from '../checks/envelope/rdns.js';
+import { relayCheck } from '../checks/envelope/relay.js';
 
-export const CHECKS: readonly CheckDescriptor[] = [greylistCheck];
+export const CHECKS: readonly CheckDescriptor[] = [relayCheck, heloCheck, rdnsCheck, greylistCheck];
