@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { ManualClock } from '../src/core/clock.js';
 import { createLogger } from '../src/core/log.js';
 import { Pipeline } from '../src/core/pipeline.js';
+import { DnsResolver } from '../src/dns/resolver.js';
 import { parseConfigText, resolveComputedDefaults } from '../src/config/loader.js';
 import { heloCheck } from '../src/checks/envelope/helo.js';
 import { rdnsCheck } from '../src/checks/envelope/rdns.js';
@@ -22,7 +23,7 @@ function pipelineFor(yaml: string) {
   );
   const lines: string[] = [];
   const log = createLogger('info', 'text', { write: (l: string) => lines.push(l) }).log;
-  const pipeline = new Pipeline([relayCheck, heloCheck, rdnsCheck], { config, store: noStore, clock: new ManualClock(), log });
+  const pipeline = new Pipeline([relayCheck, heloCheck, rdnsCheck], { config, store: noStore, dns: new DnsResolver(), clock: new ManualClock(), log });
   const ask = async (attrs: Record<string, string>) => {
     const full = new Map(
       Object.entries({

@@ -1,4 +1,4 @@
-// Greylisting through the whole scan core (pipeline + SQLite store + policy adapter) with a manual
+// Greylisting alone through the scan core (pipeline + SQLite store + policy adapter) with a manual
 // clock: replies, X-Greylist once per message, grouping by network, sender normalisation,
 // auto-allowed clients, allow-list files, privacy mode, stages, and failing open.
 import { test } from 'node:test';
@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { ManualClock } from '../src/core/clock.js';
 import { createLogger } from '../src/core/log.js';
 import { Pipeline } from '../src/core/pipeline.js';
-import { CHECKS } from '../src/core/registry.js';
+import { DnsResolver } from '../src/dns/resolver.js';
+import { greylistCheck } from '../src/checks/envelope/greylist/greylist.js';
 import { parseConfigText, resolveComputedDefaults } from '../src/config/loader.js';
 import { envelopeFromAttributes, policyAction } from '../src/policy/adapter.js';
 import { SqliteStore } from '../src/store/sqlite/store.js';
@@ -32,7 +33,7 @@ async function withGreylist(yaml: string, fn: (h: Harness) => Promise<void>, wra
     const config = resolveComputedDefaults(parseConfigText(`hostname: mx.example.org\nmy_networks: [10.9.0.0/16]\n${yaml.includes('store:') ? '' : 'store: { path: $DIR }\n'}${yaml}`.replaceAll('$DIR', dir), 'test.yaml'));
     const clock = new ManualClock(Date.UTC(2026, 10, 23, 12, 0, 0));
     const log = createLogger('info', 'text', { write: (l: string) => logLines.push(l) }).log;
-    const pipeline = new Pipeline(CHECKS, { config, store, clock, log });
+    const pipeline = new Pipeline([greylistCheck], { config, store, dns: new DnsResolver(), clock, log });
     assert.deepEqual(pipeline.problems, []);
     const ask = async (attrs: Record<string, string>) => {
       const full = new Map(Object.entries({ request: 'smtpd_access_policy', protocol_state: 'RCPT', client_address: '192.0.2.10', client_name: 'mail.example.net', helo_name: 'mail.example.net', sender: 'alice@example.net', recipient: 'bob@example.org', instance: `i${Math.random()}`, ...attrs }));

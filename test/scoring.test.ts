@@ -10,6 +10,7 @@ import type { CheckDescriptor } from '../src/core/check.js';
 import { ManualClock } from '../src/core/clock.js';
 import { createLogger } from '../src/core/log.js';
 import { Pipeline } from '../src/core/pipeline.js';
+import { DnsResolver } from '../src/dns/resolver.js';
 import { parseConfigText, resolveComputedDefaults } from '../src/config/loader.js';
 import { greylistCheck } from '../src/checks/envelope/greylist/greylist.js';
 import { envelopeFromAttributes, policyAction } from '../src/policy/adapter.js';
@@ -38,7 +39,7 @@ async function withPipeline(yaml: string, fn: (ask: (sender: string) => Promise<
   try {
     const config = resolveComputedDefaults(parseConfigText(`hostname: mx.example.org\nmy_networks: []\nstore: { path: ${dir} }\n${yaml}`, 'test.yaml'));
     const log = createLogger('info', 'text', { write: (l: string) => lines.push(l) }).log;
-    const pipeline = new Pipeline([greylistCheck, symbolsFromSender], { config, store, clock: new ManualClock(), log });
+    const pipeline = new Pipeline([greylistCheck, symbolsFromSender], { config, store, dns: new DnsResolver(), clock: new ManualClock(), log });
     let n = 0;
     const ask = async (sender: string) => {
       const attrs = new Map(Object.entries({ request: 'smtpd_access_policy', protocol_state: 'RCPT', client_address: `192.0.${n++}.1`, sender, recipient: 'bob@example.org' }));

@@ -469,8 +469,10 @@ function report(plan: Plan, all: ServerRuns[], started: Date, finished: Date): s
   lines.push(
     `**Configuration.** Both greylist by (client /24, sender, recipient) with a ${plan.delayS} s delay` +
       (plan.allowLists ? ', and both load Debian\'s postgrey allow lists (/etc/postgrey/whitelist_clients, whitelist_recipients)' : ', no allow lists') +
-      '. Rempart: `node dist/src/cli/main.js serve --config FILE` with `my_networks: []`, `log: { level: warn }`, a fresh store in a ' +
-      'temporary directory and otherwise default settings (SQLite store, history records on). postgrey: in the foreground with ' +
+      '. Rempart: `node dist/src/cli/main.js serve --config FILE` with `my_networks: []`, `log: { level: warn }`, ' +
+      '`sender: { domain_not_found: off, null_mx: off }` (no DNS checks: postgrey has none), a fresh store in a ' +
+      'temporary directory and otherwise default settings (SQLite store, history records on, the HELO and reverse-DNS rules ' +
+      'scoring from the request\'s attributes). postgrey: in the foreground with ' +
       '`--quiet` (no log line per decision), a fresh `--dbdir` in a temporary directory, otherwise Debian defaults (BerkeleyDB).',
     '',
   );

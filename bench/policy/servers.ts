@@ -119,6 +119,9 @@ export async function startRempart(options: ServerOptions): Promise<RunningServe
     `store: { path: ${JSON.stringify(store)} }`,
     `policy: { listen: "127.0.0.1:${port}" }`,
     'log: { level: warn }',
+    // Greylisting as postgrey does it: the DNS-based sender rules are off (postgrey has none, and
+    // this machine has no DNS); the HELO and reverse-DNS rules run, from the request's attributes.
+    'sender: { domain_not_found: off, null_mx: off }',
     'greylist:',
     `  delay: ${options.delaySeconds}`,
     ...(lists

@@ -7,6 +7,7 @@ import { Pipeline } from '../core/pipeline.js';
 import { CHECKS } from '../core/registry.js';
 import type { Store } from '../store/types.js';
 import { configOption, parseCommandArgs } from './common.js';
+import { resolverFromConfig } from '../dns/from-config.js';
 
 export const configCheckUsage = 'rempart config check [--config FILE]     validate the configuration; print problems with line numbers';
 
@@ -29,7 +30,7 @@ export async function configCheck(args: string[]): Promise<number> {
     return 1;
   }
   const quiet = createLogger('error', 'text', { write: () => true }).log;
-  const pipeline = new Pipeline(CHECKS, { config, store: unopenedStore, clock: systemClock, log: quiet });
+  const pipeline = new Pipeline(CHECKS, { config, store: unopenedStore, dns: resolverFromConfig(config.dns), clock: systemClock, log: quiet });
   for (const problem of pipeline.problems) process.stderr.write(`${problem.check}: ${problem.message}\n`);
   const source = path ?? '(no file: embedded defaults)';
   if (pipeline.problems.length > 0) {

@@ -116,6 +116,20 @@ const greylistSchema = z
   })
   .prefault({});
 
+const dnsSchema = z
+  .strictObject({
+    servers: z
+      .array(z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[0-9.]+|[0-9a-fA-F:]+)(:\d{1,5})?$/, { message: 'expected an IP address with an optional port, such as 127.0.0.1:5353 or [::1]:53' }))
+      .default([])
+      .describe('DNS servers to ask, in order; empty: the system resolver (/etc/resolv.conf)'),
+    timeout: duration('2s', 0.05, 60).describe('deadline of one query, retries included; past it the query counts as a temporary failure'),
+    max_ttl: duration('1h', 0, 86400).describe('answers are cached for their TTL, at most this long'),
+    negative_ttl: duration('1m', 0, 86400).describe('how long "no such name" and "no such record" answers are cached'),
+    default_ttl: duration('5m', 0, 86400).describe('cache time of answers whose TTL is not reported (MX, PTR, TXT)'),
+    cache_size: z.number().int().min(0).max(10_000_000).default(10_000).describe('answers kept in the cache (least recently used dropped first)'),
+  })
+  .prefault({});
+
 const ruleMode = (defaultValue: 'reject' | 'score' | 'off', what: string) =>
   z.enum(['reject', 'score', 'off']).default(defaultValue).describe(`${what}: reject, score (add the symbol's score) or off`);
 
@@ -153,6 +167,15 @@ const rdnsSchema = z
   })
   .prefault({});
 
+const senderSchema = z
+  .strictObject({
+    not_fqdn: ruleMode('reject', 'a sender address without a fully-qualified domain (SENDER_NOT_FQDN)'),
+    domain_not_found: ruleMode('reject', 'a sender domain with no MX, A or AAAA record (SENDER_DOMAIN_NOT_FOUND); DNS trouble is never a finding'),
+    domain_not_found_code: z.union([z.literal(450), z.literal(550)]).default(450).describe('reply code of domain_not_found: 450 (try later) or 550'),
+    null_mx: ruleMode('reject', 'a sender domain that publishes a null MX, RFC 7505 (SENDER_NULL_MX)'),
+  })
+  .prefault({});
+
 const relaySchema = z
   .strictObject({
     enabled: z.boolean().default(true).describe('reject mail for other domains from untrusted clients (acts only when local_domains is set)'),
@@ -183,8 +206,10 @@ export const configSchema = z.strictObject({
   history: historySchema,
   policy: policySchema,
   greylist: greylistSchema,
+  dns: dnsSchema,
   helo: heloSchema,
   rdns: rdnsSchema,
+  sender: senderSchema,
   relay: relaySchema,
   scores: z.record(z.string().regex(/^[A-Z0-9_]+$/, { message: 'expected a symbol name in capitals, such as HELO_NOT_FQDN' }), z.number()).default({}).describe('per-symbol score overrides'),
   actions: actionsSchema,

@@ -6,6 +6,7 @@ import type { Clock } from './clock.js';
 import type { Logger } from './log.js';
 import type { Stage, Task } from './task.js';
 import type { Store } from '../store/types.js';
+import type { DnsResolver } from '../dns/resolver.js';
 
 /** A named finding with its score and a short explanation, e.g. HELO_NOT_FQDN 2.5. */
 export interface SymbolHit {
@@ -47,12 +48,18 @@ export interface CheckOutcome {
   note?: string;
   /** Extra key=value facts for the decision line, e.g. { delay: 300 }. */
   facts?: Record<string, string | number>;
+  /**
+   * The request is allow-listed: the pipeline stops here and accepts (action `accept`), so no later
+   * check can reject or greylist it. `reason` goes to the log ("allow list #3 @partner.example").
+   */
+  allow?: { reason: string };
 }
 
-/** What a check may use: the effective configuration, the store, the clock and a logger. */
+/** What a check may use: the effective configuration, the store, the DNS resolver, the clock and a logger. */
 export interface CheckEnvironment {
   config: Config;
   store: Store;
+  dns: DnsResolver;
   clock: Clock;
   log: Logger;
 }

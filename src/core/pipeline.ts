@@ -1,5 +1,5 @@
 // The scan core shared by every adapter: runs the checks registered for a stage in order, each
-// under its deadline, stops at the first verdict, and turns the outcome into one decision with
+// under its deadline, stops at the first verdict or allow, and turns the outcome into one decision with
 // one log line and one history record. A failing or late check counts as "no finding": mail
 // flows, and the failure is logged and counted.
 import type { Action, CheckDescriptor, CheckEnvironment, CheckInstance, CheckOutcome, CheckProblem, HeaderField, SymbolHit, Verdict } from './check.js';
@@ -110,6 +110,12 @@ export class Pipeline {
         return decision;
       }
       if (outcome.headers) decision.headers.push(...outcome.headers);
+      if (outcome.allow) {
+        decision.action = 'accept';
+        decision.decidedBy = descriptor.name;
+        decision.reason = outcome.allow.reason;
+        return decision;
+      }
       if (outcome.note) notes.push(`${descriptor.name}: ${outcome.note}`);
     }
     if (decision.score >= actions.reject) return this.rejectForScore(decision);

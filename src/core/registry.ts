@@ -5,5 +5,6 @@ import { greylistCheck } from '../checks/envelope/greylist/greylist.js';
 import { heloCheck } from '../checks/envelope/helo.js';
 import { rdnsCheck } from '../checks/envelope/rdns.js';
 import { relayCheck } from '../checks/envelope/relay.js';
+import { senderCheck } from '../checks/envelope/sender.js';
 
-export const CHECKS: readonly CheckDescriptor[] = [relayCheck, heloCheck, rdnsCheck, greylistCheck];
+export const CHECKS: readonly CheckDescriptor[] = [relayCheck, heloCheck, rdnsCheck, senderCheck, greylistCheck];

@@ -13,6 +13,8 @@ import { PolicyServer } from '../policy/server.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/types.js';
 import { VERSION } from '../version.js';
+import { resolverFromConfig } from '../dns/from-config.js';
+import type { DnsResolver } from '../dns/resolver.js';
 
 export interface DaemonOptions {
   /** The configuration file, or undefined for the embedded defaults. */
@@ -26,6 +28,7 @@ export class Daemon {
   private readonly logger: LoggerHandle;
   private readonly store: Store;
   private pipeline: Pipeline;
+  private dns: DnsResolver;
   private policy: PolicyServer | undefined;
   private maintenanceTimer: NodeJS.Timeout | undefined;
   private maintenanceRunning = false;
@@ -37,6 +40,7 @@ export class Daemon {
     this.clock = options.clock ?? systemClock;
     this.logger = createLogger(this.config.log.level, this.config.log.format);
     this.store = openStore(this.config.store, (error) => this.log.error({ err: error }, 'store background write failed'));
+    this.dns = resolverFromConfig(this.config.dns);
     this.pipeline = this.buildPipeline(this.config);
   }
 
@@ -45,7 +49,7 @@ export class Daemon {
   }
 
   private buildPipeline(config: Config, counters?: Pipeline['counters']): Pipeline {
-    const pipeline = new Pipeline(CHECKS, { config, store: this.store, clock: this.clock, log: this.log }, counters);
+    const pipeline = new Pipeline(CHECKS, { config, store: this.store, dns: this.dns, clock: this.clock, log: this.log }, counters);
     for (const problem of pipeline.problems) this.log.warn({ check: problem.check, problem: problem.message }, 'configuration problem (check keeps running)');
     return pipeline;
   }
@@ -107,6 +111,7 @@ export class Daemon {
     if (next.log.format !== this.config.log.format) restartNeeded.push('log.format');
     if (restartNeeded.length > 0) this.log.warn({ keys: restartNeeded.join(',') }, 'these settings change only at restart');
     this.log.level = next.log.level;
+    if (JSON.stringify(next.dns) !== JSON.stringify(this.config.dns)) this.dns = resolverFromConfig(next.dns);
     this.pipeline = this.buildPipeline(next, this.pipeline.counters);
     this.policy?.updateOptions(this.policyOptions(next));
     const intervalChanged = next.store.maintenance_interval !== this.config.store.maintenance_interval;
@@ -149,6 +154,7 @@ export class Daemon {
     this.log.info({ signal, drain_timeout: this.config.policy.drain_timeout }, 'stopping: draining in-flight requests');
     clearTimeout(this.maintenanceTimer);
     await this.policy?.stop(this.config.policy.drain_timeout);
+    this.dns.cancel();
     try {
       await this.store.close();
     } catch (error) {
