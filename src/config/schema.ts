@@ -176,6 +176,34 @@ const senderSchema = z
   })
   .prefault({});
 
+/** An IPv4 answer filter: an address, a CIDR network, or a range "a-b". */
+const answerFilter = z.string().refine((text) => {
+  const parts = text.split('-');
+  try {
+    if (parts.length === 2) return ipaddr.IPv4.isValidFourPartDecimal(parts[0]!) && ipaddr.IPv4.isValidFourPartDecimal(parts[1]!);
+    if (text.includes('/')) return ipaddr.parseCIDR(text)[0].kind() === 'ipv4';
+    return ipaddr.IPv4.isValidFourPartDecimal(text);
+  } catch {
+    return false;
+  }
+}, { message: 'expected an IPv4 answer: 127.0.0.2, 127.0.0.0/24 or a range 127.0.0.2-127.0.0.11' });
+
+const dnsblZone = z.strictObject({
+  zone: domainName.describe('the DNS list zone, e.g. zen.spamhaus.org'),
+  action: z.enum(['reject', 'score']).default('score').describe('reject: a listing rejects; score: it adds `score`'),
+  score: z.number().default(3).describe('score of a listing (negative for an allow list such as a DNSWL)'),
+  answers: z.array(answerFilter).default([]).describe('answers that count as a listing; empty: any 127.0.0.0/8 answer'),
+  name: z.string().regex(/^[A-Z0-9_]+$/, { message: 'expected a symbol name in capitals' }).optional().describe('symbol name; default DNSBL_<ZONE>'),
+  reply: z.string().regex(/^[^\r\n]*$/).optional().describe('reply text of a reject; %a client address, %z zone, %t TXT reason'),
+  ipv6: z.boolean().default(true).describe('also look up IPv6 clients (nibble form)'),
+});
+
+const dnsblSchema = z
+  .strictObject({
+    zones: z.array(dnsblZone).default([]).describe('DNS block and allow lists looked up for the client address'),
+  })
+  .prefault({});
+
 const relaySchema = z
   .strictObject({
     enabled: z.boolean().default(true).describe('reject mail for other domains from untrusted clients (acts only when local_domains is set)'),
@@ -211,6 +239,7 @@ export const configSchema = z.strictObject({
   rdns: rdnsSchema,
   sender: senderSchema,
   relay: relaySchema,
+  dnsbl: dnsblSchema,
   scores: z.record(z.string().regex(/^[A-Z0-9_]+$/, { message: 'expected a symbol name in capitals, such as HELO_NOT_FQDN' }), z.number()).default({}).describe('per-symbol score overrides'),
   actions: actionsSchema,
 });

@@ -6,5 +6,6 @@ import { heloCheck } from '../checks/envelope/helo.js';
 import { rdnsCheck } from '../checks/envelope/rdns.js';
 import { relayCheck } from '../checks/envelope/relay.js';
 import { senderCheck } from '../checks/envelope/sender.js';
+import { dnsblCheck } from '../checks/envelope/dnsbl.js';
 
-export const CHECKS: readonly CheckDescriptor[] = [relayCheck, heloCheck, rdnsCheck, senderCheck, greylistCheck];
+export const CHECKS: readonly CheckDescriptor[] = [relayCheck, heloCheck, rdnsCheck, senderCheck, dnsblCheck, greylistCheck];
