@@ -204,6 +204,14 @@ const dnsblSchema = z
   })
   .prefault({});
 
+const recipientsSchema = z
+  .strictObject({
+    files: z.array(z.string().min(1)).default([]).describe('files of valid recipients: one address or @domain per line (a Postfix map source works: the first word counts)'),
+    unknown: z.enum(['reject', 'off']).default('reject').describe('what an unknown recipient in a domain the files cover gets: 550 5.1.1'),
+    delimiter: z.string().max(1).default('+').describe('address extension delimiter: user+tag@domain is checked as user@domain; empty: none'),
+  })
+  .prefault({});
+
 const relaySchema = z
   .strictObject({
     enabled: z.boolean().default(true).describe('reject mail for other domains from untrusted clients (acts only when local_domains is set)'),
@@ -239,6 +247,7 @@ export const configSchema = z.strictObject({
   rdns: rdnsSchema,
   sender: senderSchema,
   relay: relaySchema,
+  recipients: recipientsSchema,
   dnsbl: dnsblSchema,
   scores: z.record(z.string().regex(/^[A-Z0-9_]+$/, { message: 'expected a symbol name in capitals, such as HELO_NOT_FQDN' }), z.number()).default({}).describe('per-symbol score overrides'),
   actions: actionsSchema,

@@ -5,7 +5,8 @@ import { greylistCheck } from '../checks/envelope/greylist/greylist.js';
 import { heloCheck } from '../checks/envelope/helo.js';
 import { rdnsCheck } from '../checks/envelope/rdns.js';
 import { relayCheck } from '../checks/envelope/relay.js';
+import { recipientsCheck } from '../checks/envelope/recipients.js';
 import { senderCheck } from '../checks/envelope/sender.js';
 import { dnsblCheck } from '../checks/envelope/dnsbl.js';
 
-export const CHECKS: readonly CheckDescriptor[] = [relayCheck, heloCheck, rdnsCheck, senderCheck, dnsblCheck, greylistCheck];
+export const CHECKS: readonly CheckDescriptor[] = [relayCheck, recipientsCheck, heloCheck, rdnsCheck, senderCheck, dnsblCheck, greylistCheck];
