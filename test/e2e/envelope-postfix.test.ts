@@ -1,0 +1,74 @@
+// End-to-end envelope defense through a real Postfix: swaks -> Postfix smtpd ->
+// check_policy_service -> rempart (child process), with rbldnsd as the DNS list server. A bad HELO
+// gets 504 5.5.2, a DNS-listed client (its address set with Postfix's XCLIENT, since swaks connects
+// from 127.0.0.1) gets Postfix-style 554 5.7.1 "blocked using", a clean client is delivered.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { startRempart, type RempartInstance } from '../helpers/daemon.js';
+import { dnsServersUnavailable, startRbldnsd, type DnsServer } from '../helpers/dns-server.js';
+import { freePort } from '../helpers/ports.js';
+import { postfixUnavailable, startPostfix, type PostfixInstance } from '../helpers/postfix.js';
+
+const message = ['--from', 'alice@sender.example', '--to', 'bob@example.com', '--header', 'Subject: rempart envelope e2e'];
+
+test('Postfix applies rempart envelope verdicts: bad HELO, DNSBL-listed client, clean client', { timeout: 120_000 }, async (t) => {
+  const unavailable = postfixUnavailable() ?? dnsServersUnavailable();
+  if (unavailable) return t.skip(`real-Postfix e2e test skipped: ${unavailable}`);
+
+  let rempart: RempartInstance | undefined;
+  let pf: PostfixInstance | undefined;
+  let rbl: DnsServer | undefined;
+  t.after(async () => {
+    await pf?.stop();
+  });
+  t.after(async () => {
+    await rempart?.stop();
+  });
+  t.after(async () => {
+    await rbl?.stop();
+  });
+
+  rbl = await startRbldnsd({ zones: [{ zone: 'bl.rtest', type: 'ip4set', lines: [':127.0.0.2:listed', '192.0.2.66'] }] });
+  const policyPort = await freePort();
+  rempart = await startRempart({
+    policyPort,
+    configYaml: (dir: string) =>
+      [
+        'hostname: rempart-test.example',
+        'my_networks: []',
+        `store: { path: ${JSON.stringify(join(dir, 'store'))} }`,
+        `policy: { listen: "127.0.0.1:${policyPort}" }`,
+        `dns: { servers: ["127.0.0.1:${rbl!.port}"], timeout: 1s }`,
+        'dnsbl: { zones: [ { zone: bl.rtest, action: reject } ] }',
+        'greylist: { enabled: false }',
+        // The DNS server here serves only the block list: sender domains are not judged.
+        'sender: { domain_not_found: off, null_mx: off }',
+        '',
+      ].join('\n'),
+  });
+  pf = await startPostfix({ policyPort, extraMainCf: 'smtpd_authorized_xclient_hosts = 127.0.0.0/8' });
+  const postfix = pf;
+  const daemon = rempart;
+  const context = async (out: string) => `${out}\n--- rempart ---\n${daemon.logs().join('\n')}\n--- maillog ---\n${await postfix.maillog()}`;
+
+  const badHelo = await postfix.swaks(['--helo', 'localhost', ...message]);
+  const badHeloText = badHelo.stdout + badHelo.stderr;
+  assert.equal(badHelo.code, 24, await context(badHeloText));
+  // Postfix puts its own "<rcpt>: Recipient address rejected:" before a policy server's text.
+  assert.match(badHeloText, /<\*\* +504 5\.5\.2 <bob@example\.com>: Recipient address rejected: <localhost>: Helo command rejected: need fully-qualified hostname/, await context(badHeloText));
+
+  const listed = await postfix.swaks(['--helo', 'mail.listed.example', '--xclient-addr', '192.0.2.66', '--xclient-name', 'mail.listed.example', ...message]);
+  const listedText = listed.stdout + listed.stderr;
+  assert.equal(listed.code, 24, await context(listedText));
+  assert.match(listedText, /<\*\* +554 5\.7\.1 <bob@example\.com>: Recipient address rejected: Service unavailable; Client host \[192\.0\.2\.66\] blocked using bl\.rtest/, await context(listedText));
+
+  const clean = await postfix.swaks(['--helo', 'mail.clean.example', '--xclient-addr', '192.0.2.67', '--xclient-name', 'mail.clean.example', ...message]);
+  assert.equal(clean.code, 0, await context(clean.stdout + clean.stderr));
+  await postfix.waitForDelivery(1, 20_000);
+
+  assert.equal(await daemon.stop(), 0);
+  const lines = daemon.logs().filter((l) => / decision /.test(l));
+  assert.ok(lines.some((l) => /action=reject .*check=helo/.test(l)), lines.join('\n'));
+  assert.ok(lines.some((l) => /action=reject reason="client listed in bl\.rtest \(127\.0\.0\.2\)" .*client_address=192\.0\.2\.66 .*check=dnsbl/.test(l)), lines.join('\n'));
+});
