@@ -3,6 +3,8 @@
 import { configCheck, configCheckUsage } from './config-check.js';
 import { UsageError } from './common.js';
 import { greylist, greylistUsage } from './greylist.js';
+import { lists, listsUsage } from './lists.js';
+import { bans, bansUsage } from './bans.js';
 import { serve, serveUsage } from './serve.js';
 import { VERSION } from '../version.js';
 
@@ -11,6 +13,8 @@ const usage = `rempart ${VERSION}: a layered anti-spam gateway for Postfix
 ${serveUsage}
 ${configCheckUsage}
 ${greylistUsage}
+${listsUsage}
+${bansUsage}
 rempart --version | --help
 
 --config FILE defaults to $REMPART_CONFIG, then /etc/rempart/rempart.yaml; without either,
@@ -27,6 +31,11 @@ async function main(argv: string[]): Promise<number> {
       throw new UsageError(`unknown config command ${JSON.stringify(rest[0] ?? '')}`);
     case 'greylist':
       return greylist(rest);
+    case 'allow':
+    case 'block':
+      return lists(command, rest);
+    case 'bans':
+      return bans(rest);
     case '--version':
     case 'version':
       process.stdout.write(`${VERSION}\n`);

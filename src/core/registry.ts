@@ -1,6 +1,8 @@
 // The one list of checks, in the order they run (cheapest first; checks marked afterScoring, such
 // as greylisting, run after all the others). A new check is added here.
 import type { CheckDescriptor } from './check.js';
+import { bansCheck } from '../checks/envelope/bans.js';
+import { listsCheck } from '../checks/envelope/lists.js';
 import { greylistCheck } from '../checks/envelope/greylist/greylist.js';
 import { heloCheck } from '../checks/envelope/helo.js';
 import { rdnsCheck } from '../checks/envelope/rdns.js';
@@ -9,4 +11,15 @@ import { recipientsCheck } from '../checks/envelope/recipients.js';
 import { senderCheck } from '../checks/envelope/sender.js';
 import { dnsblCheck } from '../checks/envelope/dnsbl.js';
 
-export const CHECKS: readonly CheckDescriptor[] = [relayCheck, recipientsCheck, heloCheck, rdnsCheck, senderCheck, dnsblCheck, greylistCheck];
+// Bans first (one in-memory lookup), then allow/block lists (an allow stops every later check).
+export const CHECKS: readonly CheckDescriptor[] = [
+  bansCheck,
+  listsCheck,
+  relayCheck,
+  recipientsCheck,
+  heloCheck,
+  rdnsCheck,
+  senderCheck,
+  dnsblCheck,
+  greylistCheck,
+];

@@ -136,7 +136,15 @@ export class Daemon {
         historyMaxRecords: this.config.history.max_records,
       });
       this.log.info(
-        { expired_triplets: report.expiredTriplets, expired_clients: report.expiredClients, removed_history: report.removedHistory, duration_ms: Math.round(report.durationMs) },
+        {
+          expired_triplets: report.expiredTriplets,
+          expired_clients: report.expiredClients,
+          expired_list_entries: report.expiredListEntries,
+          expired_bans: report.expiredBans,
+          expired_strikes: report.expiredStrikes,
+          removed_history: report.removedHistory,
+          duration_ms: Math.round(report.durationMs),
+        },
         'store maintenance done',
       );
     } catch (error) {

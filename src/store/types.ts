@@ -107,6 +107,118 @@ export interface HistoryStore {
   count(): Promise<number>;
 }
 
+/**
+ * Change detection for in-memory copies (the list and ban matchers): `version()` is a counter in
+ * the store bumped with every change by any process (one cheap read: a SELECT, a Redis GET);
+ * `localChanges` moves at once when this process changes something, so its own changes need no wait.
+ */
+export interface Versioned {
+  version(): Promise<number>;
+  readonly localChanges: number;
+}
+
+export type ListKind = 'allow' | 'block';
+/** sender `user@example.org`, domain `@example.org` (and subdomains), ip (address or CIDR), helo `helo:name`. */
+export type ListEntryType = 'sender' | 'domain' | 'ip' | 'helo';
+
+/** An allow or block list entry as it is added (src/lists/entry.ts normalises the value). */
+export interface ListEntryInput {
+  kind: ListKind;
+  /** `user@example.org`, `@example.org`, `192.0.2.0/24`, `2001:db8::1`, `helo:mx.example.net`. */
+  value: string;
+  /** '' for a global entry, else the recipient whose own list it belongs to (lower case). */
+  scope: string;
+  /** Block entries: a category (spam, abusive-domain, compromised) or free text; '' for none. */
+  reason: string;
+  comment: string;
+  /** Who added it (--by, default the Unix user). */
+  addedBy: string;
+  /** Seconds since the epoch. */
+  createdAt: number;
+  /** Seconds since the epoch; 0 = never. */
+  expiresAt: number;
+}
+
+export interface ListEntry extends ListEntryInput {
+  id: number;
+  type: ListEntryType;
+}
+
+export interface ListFilter {
+  kind?: ListKind;
+  /** Only this scope ('' = global entries only); absent = every scope. */
+  scope?: string;
+  /** Case-insensitive substring of the value, scope, reason, comment or adder. */
+  search?: string;
+  limit?: number;
+  offset?: number;
+}
+
+/** Which entries to remove: one by id (of the given kind), or the one with this kind, value and scope. */
+export type ListSelector = { kind: ListKind; id: number } | { kind: ListKind; value: string; scope: string };
+
+export interface ListStore extends Versioned {
+  /**
+   * Adds entries, or updates (reason, comment, adder, expiry) the entry with the same kind, value
+   * and scope, all in one transaction that bumps the version. Throws on a value that is not an entry.
+   */
+  put(entries: ListEntryInput[]): Promise<{ entry: ListEntry; created: boolean }[]>;
+  /** Removes the selected entry; returns how many went (0 or 1). */
+  remove(selector: ListSelector): Promise<number>;
+  list(filter: ListFilter): Promise<ListEntry[]>;
+  /** Every entry not expired at `now` (seconds), to build a matcher from. */
+  active(now: number): Promise<ListEntry[]>;
+}
+
+export type BanSource = 'spamtrap' | 'strikes' | 'manual';
+
+export interface Ban {
+  /** The banned address or CIDR network, canonical (`192.0.2.7`, `2001:db8::/48`). */
+  network: string;
+  reason: string;
+  source: BanSource;
+  /** Seconds since the epoch. */
+  createdAt: number;
+  /** Seconds since the epoch; 0 = never. */
+  expiresAt: number;
+}
+
+export interface BanStore extends Versioned {
+  /**
+   * Bans an address or network. Banning what is already banned keeps the later expiry (never being
+   * the latest) and the first creation time, and takes the new reason and source. Visible to
+   * `active()` of this process at once; returns the ban as stored.
+   */
+  ban(ban: Ban): Promise<Ban>;
+  /** Lifts the ban of exactly this address or network (and forgets the address's strikes); returns how many bans went. */
+  lift(network: string): Promise<number>;
+  /** Bans not expired at `now` (seconds), newest first; with `includeExpired`, all that are stored. */
+  list(filter: { now: number; includeExpired?: boolean; search?: string; limit?: number; offset?: number }): Promise<Ban[]>;
+  /** Every ban not expired at `now`, to build a matcher from. */
+  active(now: number): Promise<Ban[]>;
+}
+
+export interface StrikeRow {
+  address: string;
+  reason: string;
+  /** Times of the strikes still within their window, seconds since the epoch, oldest first. */
+  times: number[];
+  /** When the newest strike leaves its window. */
+  expiresAt: number;
+}
+
+export interface StrikeStore {
+  /**
+   * Records one strike of `reason` against `address` at `now` and returns how many strikes of that
+   * reason the address has within the last `windowSeconds` (this one included). Atomic per
+   * (address, reason): a Redis sorted set with ZADD/ZREMRANGEBYSCORE/ZCARD in MULTI does the same.
+   */
+  addStrike(address: string, reason: string, now: number, windowSeconds: number): Promise<number>;
+  /** Forgets every strike of an address (after a ban, or when a ban is lifted); returns how many reasons went. */
+  clear(address: string): Promise<number>;
+  list(filter: { address?: string; limit?: number }): Promise<StrikeRow[]>;
+}
+
 export interface MaintenanceLimits {
   /** Seconds since the epoch. */
   now: number;
@@ -118,12 +230,18 @@ export interface MaintenanceReport {
   expiredTriplets: number;
   expiredClients: number;
   removedHistory: number;
+  expiredListEntries: number;
+  expiredBans: number;
+  expiredStrikes: number;
   durationMs: number;
 }
 
 export interface Store {
   readonly greylist: GreylistStore;
   readonly history: HistoryStore;
+  readonly lists: ListStore;
+  readonly bans: BanStore;
+  readonly strikes: StrikeStore;
   /** Removes expired entries in small batches, yielding between them so requests are not stalled. */
   maintenance(limits: MaintenanceLimits): Promise<MaintenanceReport>;
   /** One line for the start-up log, e.g. "sqlite /var/lib/rempart/rempart.db". */

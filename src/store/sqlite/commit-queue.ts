@@ -1,4 +1,4 @@
-// Group commit for the SQLite store: greylist updates and history records are queued on the main
+// Group commit for the SQLite store: greylist updates, strikes and history records are queued on the main
 // thread and sent to the writer thread together every 2 ms (or at once past 1,000 queued items).
 // Until the writer confirms a batch, reads find its entries here ("read your writes").
 import type { ResultRecord } from '../../core/result.js';
@@ -17,14 +17,23 @@ const MAX_FAILED_COMMITS = 3;
 
 export type QueuedTriplet = { labels: TripletLabels | undefined; state: TripletState; expiresAt: number } | null;
 export type QueuedClient = { state: ClientState; expiresAt: number } | null;
+export type QueuedStrike = { times: number[]; expiresAt: number } | null;
 
 interface Batch {
   triplets: Map<string, QueuedTriplet>;
   clients: Map<string, QueuedClient>;
+  /** Keyed by strikeKey(address, reason). */
+  strikes: Map<string, QueuedStrike>;
 }
 
+/** The queue's key of a strike tally: an address holds no space, so the first space separates. */
+export const strikeKey = (address: string, reason: string): string => `${address} ${reason}`;
+
+const newBatch = (): Batch => ({ triplets: new Map(), clients: new Map(), strikes: new Map() });
+const batchSize = (b: Batch): number => b.triplets.size + b.clients.size + b.strikes.size;
+
 export class CommitQueue {
-  private current: Batch = { triplets: new Map(), clients: new Map() };
+  private current: Batch = newBatch();
   private history: HistoryTuple[] = [];
   /** Batches sent to the writer and not yet confirmed, oldest first. */
   private readonly inFlight: Batch[] = [];
@@ -58,6 +67,21 @@ export class CommitQueue {
     return undefined;
   }
 
+  strike(key: string): QueuedStrike | undefined {
+    const queued = this.current.strikes.get(key);
+    if (queued !== undefined) return queued;
+    for (let i = this.inFlight.length - 1; i >= 0; i--) {
+      const found = this.inFlight[i]!.strikes.get(key);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+
+  putStrike(key: string, value: QueuedStrike): void {
+    this.current.strikes.set(key, value);
+    this.schedule();
+  }
+
   putTriplet(key: string, value: QueuedTriplet): void {
     this.current.triplets.set(key, value);
     this.schedule();
@@ -74,7 +98,7 @@ export class CommitQueue {
   }
 
   private schedule(delayMs = COMMIT_WINDOW_MS): void {
-    if (delayMs === COMMIT_WINDOW_MS && this.current.triplets.size + this.current.clients.size + this.history.length >= COMMIT_AT_ITEMS) {
+    if (delayMs === COMMIT_WINDOW_MS && batchSize(this.current) + this.history.length >= COMMIT_AT_ITEMS) {
       void this.commit();
       return;
     }
@@ -89,8 +113,8 @@ export class CommitQueue {
     this.timer = undefined;
     const batch = this.current;
     const history = this.history;
-    if (batch.triplets.size === 0 && batch.clients.size === 0 && history.length === 0) return Promise.resolve();
-    this.current = { triplets: new Map(), clients: new Map() };
+    if (batchSize(batch) === 0 && history.length === 0) return Promise.resolve();
+    this.current = newBatch();
     this.history = [];
     this.inFlight.push(batch);
     const sent = this.writer
@@ -98,6 +122,10 @@ export class CommitQueue {
         kind: 'commit',
         triplets: [...batch.triplets].map(([key, value]) => ({ key, value })),
         clients: [...batch.clients].map(([key, value]) => ({ key, value })),
+        strikes: [...batch.strikes].map(([key, value]) => {
+          const space = key.indexOf(' ');
+          return { address: key.slice(0, space), reason: key.slice(space + 1), value };
+        }),
         history,
       })
       .then(
@@ -107,7 +135,7 @@ export class CommitQueue {
         (error: unknown) => {
           // Greylist entries are queued again (newer writes win), a few times; history is for people: dropped.
           this.failuresInARow++;
-          const updates = batch.triplets.size + batch.clients.size;
+          const updates = batchSize(batch);
           if (this.failuresInARow >= MAX_FAILED_COMMITS) {
             this.onError(new Error(`${(error as Error).message}; dropped ${updates} greylist update(s) and ${history.length} history record(s) after ${this.failuresInARow} failed commits`));
             this.failuresInARow = 0;
@@ -116,6 +144,7 @@ export class CommitQueue {
           this.onError(new Error(`${(error as Error).message}; ${updates} greylist update(s) queued again, ${history.length} history record(s) dropped`));
           for (const [key, value] of batch.triplets) if (!this.current.triplets.has(key)) this.current.triplets.set(key, value);
           for (const [key, value] of batch.clients) if (!this.current.clients.has(key)) this.current.clients.set(key, value);
+          for (const [key, value] of batch.strikes) if (!this.current.strikes.has(key)) this.current.strikes.set(key, value);
           if (updates > 0) this.schedule(RETRY_AFTER_FAILURE_MS);
         },
       )

@@ -30,6 +30,30 @@ const MIGRATIONS: string[] = [
      reply TEXT NOT NULL, score REAL NOT NULL, symbols TEXT NOT NULL, detail TEXT NOT NULL,
      duration_ms REAL NOT NULL
    );`,
+  // 2: allow/block lists, bans and strikes (issue 3). expires_at 0 = never.
+  `CREATE TABLE list_entries (
+     id INTEGER PRIMARY KEY,
+     kind TEXT NOT NULL CHECK (kind IN ('allow', 'block')),
+     type TEXT NOT NULL CHECK (type IN ('sender', 'domain', 'ip', 'helo')),
+     value TEXT NOT NULL,
+     scope TEXT NOT NULL,
+     reason TEXT NOT NULL, comment TEXT NOT NULL, added_by TEXT NOT NULL,
+     created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+     UNIQUE (kind, value, scope)
+   );
+   CREATE INDEX list_entries_expires ON list_entries (expires_at) WHERE expires_at > 0;
+   CREATE TABLE bans (
+     network TEXT PRIMARY KEY,
+     reason TEXT NOT NULL, source TEXT NOT NULL,
+     created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE INDEX bans_expires ON bans (expires_at) WHERE expires_at > 0;
+   CREATE TABLE strikes (
+     address TEXT NOT NULL, reason TEXT NOT NULL,
+     times TEXT NOT NULL, expires_at INTEGER NOT NULL,
+     PRIMARY KEY (address, reason)
+   ) WITHOUT ROWID;
+   CREATE INDEX strikes_expires ON strikes (expires_at);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

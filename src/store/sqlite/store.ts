@@ -1,4 +1,4 @@
-// The SQLite store: greylist and history tables in one WAL database. The main thread reads through
+// The SQLite store: greylist, history, allow/block list, ban and strike tables in one WAL database. The main thread reads through
 // its own connection; every write (batched updates, history, flushes, maintenance) goes to the
 // writer thread, so no commit, checkpoint or maintenance pass ever blocks a request.
 import { join } from 'node:path';
@@ -6,12 +6,18 @@ import { CommitQueue } from './commit-queue.js';
 import { DATABASE_FILE, openDatabase, type Db } from './database.js';
 import { SqliteGreylistStore } from './greylist.js';
 import { SqliteHistoryStore } from './history.js';
+import { SqliteBanStore } from './bans.js';
+import { SqliteListStore } from './lists.js';
+import { SqliteStrikeStore } from './strikes.js';
 import { SqliteWriter } from './writer.js';
 import type { MaintenanceLimits, MaintenanceReport, Store } from '../types.js';
 
 export class SqliteStore implements Store {
   readonly greylist: SqliteGreylistStore;
   readonly history: SqliteHistoryStore;
+  readonly lists: SqliteListStore;
+  readonly bans: SqliteBanStore;
+  readonly strikes: SqliteStrikeStore;
   private readonly db: Db;
   private readonly writer: SqliteWriter;
   private readonly queue: CommitQueue;
@@ -26,6 +32,9 @@ export class SqliteStore implements Store {
     this.queue = new CommitQueue(this.writer, onBackgroundError);
     this.greylist = new SqliteGreylistStore(this.db, this.queue, this.writer);
     this.history = new SqliteHistoryStore(this.db, this.queue);
+    this.lists = new SqliteListStore(this.db, this.writer);
+    this.bans = new SqliteBanStore(this.db, this.queue, this.writer);
+    this.strikes = new SqliteStrikeStore(this.db, this.queue, this.writer);
   }
 
   describe(): string {

@@ -2,7 +2,7 @@
 // through the writer, so the event loop that answers Postfix never waits on a commit, a WAL
 // checkpoint or a maintenance pass.
 import type { ResultRecord } from '../../core/result.js';
-import type { MaintenanceLimits, MaintenanceReport, TripletLabels, TripletState, ClientState } from '../types.js';
+import type { Ban, ClientState, ListEntry, ListEntryInput, ListSelector, MaintenanceLimits, MaintenanceReport, TripletLabels, TripletState } from '../types.js';
 
 export interface TripletWrite {
   key: string;
@@ -14,6 +14,16 @@ export interface ClientWrite {
   key: string;
   value: { state: ClientState; expiresAt: number } | null;
 }
+
+/** A strike tally of one (address, reason): the times within the window; null deletes it. */
+export interface StrikeWrite {
+  address: string;
+  reason: string;
+  value: { times: number[]; expiresAt: number } | null;
+}
+
+/** A list entry ready to store: value normalised, type known. */
+export type ListEntryWrite = ListEntryInput & Pick<ListEntry, 'type'>;
 
 /** A history record as positional values (no repeated key names): cheaper to serialise by the thousand. */
 export type HistoryTuple = [
@@ -31,13 +41,27 @@ export function historyTuple(r: ResultRecord): HistoryTuple {
 }
 
 export type WriterRequest =
-  | { id: number; kind: 'commit'; triplets: TripletWrite[]; clients: ClientWrite[]; history: HistoryTuple[] }
+  | { id: number; kind: 'commit'; triplets: TripletWrite[]; clients: ClientWrite[]; strikes: StrikeWrite[]; history: HistoryTuple[] }
+  | { id: number; kind: 'listsPut'; entries: ListEntryWrite[] }
+  | { id: number; kind: 'listsRemove'; selector: ListSelector }
+  | { id: number; kind: 'bansPut'; ban: Ban }
+  | { id: number; kind: 'bansLift'; network: string }
+  | { id: number; kind: 'strikesClear'; address: string }
   | { id: number; kind: 'flushTriplets'; search: string | undefined }
   | { id: number; kind: 'flushClients' }
   | { id: number; kind: 'maintenance'; limits: MaintenanceLimits };
 
 export type WriterReply =
-  | { id: number; ok: true; changes?: number; report?: MaintenanceReport }
+  | {
+      id: number;
+      ok: true;
+      changes?: number;
+      report?: MaintenanceReport;
+      /** listsPut: the stored entries, each with whether it was new. */
+      entries?: { entry: ListEntry; created: boolean }[];
+      /** bansPut: the ban as stored. */
+      ban?: Ban;
+    }
   | { id: number; ok: false; error: string };
 
 /** What the main thread passes to the writer at start. */

@@ -1,11 +1,13 @@
 // The SQLite writer thread: owns the only write connection of the daemon and applies, in order,
-// batches of greylist updates and history records (one transaction each), flushes, and the
-// maintenance passes that delete expired rows in batches. The main thread only reads.
+// batches of greylist updates, strikes and history records (one transaction each), flushes, list
+// and ban changes (each bumping its version counter in the same transaction), and the maintenance
+// passes that delete expired rows in batches. The main thread only reads.
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDatabaseFile, type Db } from './database.js';
 import { likeContains } from './sql.js';
-import type { ClientWrite, HistoryTuple, TripletWrite, WriterInit, WriterReply, WriterRequest } from './writer-protocol.js';
-import type { MaintenanceLimits, MaintenanceReport } from '../types.js';
+import type { ClientWrite, HistoryTuple, ListEntryWrite, StrikeWrite, TripletWrite, WriterInit, WriterReply, WriterRequest } from './writer-protocol.js';
+import type { Ban, ListEntry, ListSelector, MaintenanceLimits, MaintenanceReport } from '../types.js';
+import { BANS_VERSION, banFromRow, LISTS_VERSION, listEntryFromRow, mergeBan, type BanDbRow, type ListEntryDbRow } from './rows.js';
 
 const DELETE_BATCH = 2000;
 
@@ -17,6 +19,15 @@ class Writer {
   private readonly insertHistory;
   private readonly commitBatch;
   private readonly bumpFlushGeneration;
+  private readonly bumpVersion;
+  private readonly putStrike;
+  private readonly deleteStrike;
+  private readonly findListEntry;
+  private readonly getListEntry;
+  private readonly insertListEntry;
+  private readonly updateListEntry;
+  private readonly getBan;
+  private readonly putBan;
 
   constructor(private readonly db: Db) {
     this.putTriplet = db.prepare(
@@ -41,7 +52,32 @@ class Writer {
       `INSERT INTO meta (key, value) VALUES ('flush_generation', '1')
        ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1`,
     );
-    this.commitBatch = db.transaction((triplets: TripletWrite[], clients: ClientWrite[], history: HistoryTuple[]) => {
+    // The list and ban matchers of every process watch these counters (see Versioned in ../types.ts).
+    this.bumpVersion = db.prepare(
+      `INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1`,
+    );
+    this.putStrike = db.prepare(
+      `INSERT INTO strikes (address, reason, times, expires_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT(address, reason) DO UPDATE SET times = excluded.times, expires_at = excluded.expires_at`,
+    );
+    this.deleteStrike = db.prepare('DELETE FROM strikes WHERE address = ? AND reason = ?');
+    this.findListEntry = db.prepare('SELECT id FROM list_entries WHERE kind = ? AND value = ? AND scope = ?');
+    this.getListEntry = db.prepare('SELECT * FROM list_entries WHERE id = ?');
+    this.insertListEntry = db.prepare(
+      `INSERT INTO list_entries (kind, type, value, scope, reason, comment, added_by, created_at, expires_at)
+       VALUES (@kind, @type, @value, @scope, @reason, @comment, @addedBy, @createdAt, @expiresAt)`,
+    );
+    this.updateListEntry = db.prepare(
+      `UPDATE list_entries SET reason = @reason, comment = @comment, added_by = @addedBy, created_at = @createdAt,
+         expires_at = @expiresAt WHERE id = @id`,
+    );
+    this.getBan = db.prepare('SELECT * FROM bans WHERE network = ?');
+    this.putBan = db.prepare(
+      `INSERT INTO bans (network, reason, source, created_at, expires_at) VALUES (@network, @reason, @source, @createdAt, @expiresAt)
+       ON CONFLICT(network) DO UPDATE SET reason = excluded.reason, source = excluded.source,
+         created_at = excluded.created_at, expires_at = excluded.expires_at`,
+    );
+    this.commitBatch = db.transaction((triplets: TripletWrite[], clients: ClientWrite[], strikes: StrikeWrite[], history: HistoryTuple[]) => {
       for (const { key, value } of triplets) {
         if (value === null) this.deleteTriplet.run(key);
         else
@@ -58,6 +94,10 @@ class Writer {
         if (value === null) this.deleteClient.run(key);
         else this.putClient.run(key, value.state.passes, value.state.lastSeen, value.expiresAt);
       }
+      for (const { address, reason, value } of strikes) {
+        if (value === null) this.deleteStrike.run(address, reason);
+        else this.putStrike.run(address, reason, JSON.stringify(value.times), value.expiresAt);
+      }
       for (const t of history) {
         const [time, node, protocol, stage, clientAddress, clientName, helo, sender, recipients, queueId, messageId, instance,
           action, decidedBy, reason, reply, score, symbols, headers, facts, errors, durationMs] = t;
@@ -71,8 +111,25 @@ class Writer {
   handle(request: WriterRequest): WriterReply {
     switch (request.kind) {
       case 'commit':
-        this.commitBatch(request.triplets, request.clients, request.history);
+        this.commitBatch(request.triplets, request.clients, request.strikes, request.history);
         return { id: request.id, ok: true };
+      case 'listsPut':
+        return { id: request.id, ok: true, entries: this.db.transaction(() => this.putListEntries(request.entries))() };
+      case 'listsRemove':
+        return { id: request.id, ok: true, changes: this.db.transaction(() => this.removeListEntry(request.selector))() };
+      case 'bansPut':
+        return { id: request.id, ok: true, ban: this.db.transaction(() => this.putBanMerged(request.ban))() };
+      case 'bansLift': {
+        const lift = this.db.transaction(() => {
+          const changes = this.db.prepare('DELETE FROM bans WHERE network = ?').run(request.network).changes;
+          this.db.prepare('DELETE FROM strikes WHERE address = ?').run(request.network);
+          if (changes > 0) this.bumpVersion.run(BANS_VERSION);
+          return changes;
+        });
+        return { id: request.id, ok: true, changes: lift() };
+      }
+      case 'strikesClear':
+        return { id: request.id, ok: true, changes: this.db.prepare('DELETE FROM strikes WHERE address = ?').run(request.address).changes };
       case 'flushTriplets': {
         const like = request.search ? likeContains(request.search) : undefined;
         const flush = this.db.transaction(() => {
@@ -96,6 +153,39 @@ class Writer {
     }
   }
 
+  private putListEntries(entries: ListEntryWrite[]): { entry: ListEntry; created: boolean }[] {
+    const stored = entries.map((entry) => {
+      const existing = this.findListEntry.get(entry.kind, entry.value, entry.scope) as { id: number } | undefined;
+      let id: number;
+      if (existing) {
+        id = existing.id;
+        this.updateListEntry.run({ ...entry, id });
+      } else {
+        id = Number(this.insertListEntry.run(entry).lastInsertRowid);
+      }
+      return { entry: listEntryFromRow(this.getListEntry.get(id) as ListEntryDbRow), created: !existing };
+    });
+    if (stored.length > 0) this.bumpVersion.run(LISTS_VERSION);
+    return stored;
+  }
+
+  private removeListEntry(selector: ListSelector): number {
+    const changes =
+      'id' in selector
+        ? this.db.prepare('DELETE FROM list_entries WHERE id = ? AND kind = ?').run(selector.id, selector.kind).changes
+        : this.db.prepare('DELETE FROM list_entries WHERE kind = ? AND value = ? AND scope = ?').run(selector.kind, selector.value, selector.scope).changes;
+    if (changes > 0) this.bumpVersion.run(LISTS_VERSION);
+    return changes;
+  }
+
+  private putBanMerged(ban: Ban): Ban {
+    const existing = this.getBan.get(ban.network) as BanDbRow | undefined;
+    const merged = mergeBan(existing ? banFromRow(existing) : undefined, ban);
+    this.putBan.run(merged);
+    this.bumpVersion.run(BANS_VERSION);
+    return merged;
+  }
+
   private maintenance(limits: MaintenanceLimits): MaintenanceReport {
     const started = performance.now();
     const expiredTriplets = this.deleteInBatches(
@@ -115,7 +205,28 @@ class Writer {
       'DELETE FROM history WHERE id IN (SELECT id FROM history WHERE id <= ? ORDER BY id LIMIT ?)',
       newest - limits.historyMaxRecords,
     );
-    return { expiredTriplets, expiredClients, removedHistory, durationMs: performance.now() - started };
+    // An expired list entry or ban already matches nothing: deleting it changes no version.
+    const expiredListEntries = this.deleteInBatches(
+      'DELETE FROM list_entries WHERE id IN (SELECT id FROM list_entries WHERE expires_at > 0 AND expires_at <= ? LIMIT ?)',
+      limits.now,
+    );
+    const expiredBans = this.deleteInBatches(
+      'DELETE FROM bans WHERE network IN (SELECT network FROM bans WHERE expires_at > 0 AND expires_at <= ? LIMIT ?)',
+      limits.now,
+    );
+    const expiredStrikes = this.deleteInBatches(
+      'DELETE FROM strikes WHERE (address, reason) IN (SELECT address, reason FROM strikes WHERE expires_at <= ? LIMIT ?)',
+      limits.now,
+    );
+    return {
+      expiredTriplets,
+      expiredClients,
+      removedHistory,
+      expiredListEntries,
+      expiredBans,
+      expiredStrikes,
+      durationMs: performance.now() - started,
+    };
   }
 
   /** Deletes in short transactions, so a CLI writer is never locked out for long. */
