@@ -212,6 +212,36 @@ const recipientsSchema = z
   })
   .prefault({});
 
+const spamtrapsSchema = z
+  .strictObject({
+    addresses: z.array(z.string().regex(/^[^@\s]+@[^@\s]+$/, { message: 'expected an address such as trap@example.org' })).default([]).describe('trap addresses (case-insensitive)'),
+    patterns: z.array(regex).default([]).describe('case-insensitive regular expressions on the recipient'),
+    ban: duration('7d', 0).describe('how long a client that wrote to a trap is banned; 0: not banned'),
+    text: z
+      .string()
+      .regex(/^[^\r\n]*$/, { message: 'expected one line of text' })
+      .default('<%r>: Recipient address rejected: User unknown')
+      .describe('reply text (550 5.1.1) to a trap recipient, %r the recipient: by default a trap looks like an unknown user'),
+  })
+  .prefault({});
+
+const strikeRule = (strikes: number, window: string) =>
+  z
+    .strictObject({
+      strikes: z.number().int().min(0).default(strikes).describe('faults within the window that ban the client; 0: this fault is not counted'),
+      window: duration(window, 1).describe('the window faults are counted in'),
+    })
+    .prefault({});
+
+const strikesSchema = z
+  .strictObject({
+    ban: duration('1d', 60).describe('how long a client is banned once a fault reached its count (the ban defers with 450, it does not reject)'),
+    no_ptr: strikeRule(1, '1h').describe('a client without reverse DNS (RDNS_NONE)'),
+    dnsbl: strikeRule(1, '1h').describe('a client listed by a DNS block list (a zone with a positive score or reject action)'),
+    unknown_recipient: strikeRule(5, '1h').describe('a recipient that does not exist (RCPT_UNKNOWN)'),
+  })
+  .prefault({});
+
 const relaySchema = z
   .strictObject({
     enabled: z.boolean().default(true).describe('reject mail for other domains from untrusted clients (acts only when local_domains is set)'),
@@ -248,6 +278,8 @@ export const configSchema = z.strictObject({
   sender: senderSchema,
   relay: relaySchema,
   recipients: recipientsSchema,
+  spamtraps: spamtrapsSchema,
+  strikes: strikesSchema,
   dnsbl: dnsblSchema,
   scores: z.record(z.string().regex(/^[A-Z0-9_]+$/, { message: 'expected a symbol name in capitals, such as HELO_NOT_FQDN' }), z.number()).default({}).describe('per-symbol score overrides'),
   actions: actionsSchema,

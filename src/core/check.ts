@@ -7,13 +7,19 @@ import type { Logger } from './log.js';
 import type { Stage, Task } from './task.js';
 import type { Store } from '../store/types.js';
 import type { DnsResolver } from '../dns/resolver.js';
+import type { Decision } from './pipeline.js';
 
 /** A named finding with its score and a short explanation, e.g. HELO_NOT_FQDN 2.5. */
 export interface SymbolHit {
   name: string;
   score: number;
   description: string;
+  /** The fault this finding counts as for the client's strikes (IP reputation), if any. */
+  fault?: Fault;
 }
+
+/** Faults counted against a client address; enough of one within its window bans the client. */
+export type Fault = 'no_ptr' | 'dnsbl' | 'unknown_recipient';
 
 export interface SmtpReply {
   /** 4xx or 5xx. */
@@ -76,6 +82,11 @@ export interface CheckInstance {
   problems?: CheckProblem[];
   /** A deadline in ms that depends on the configuration; overrides the descriptor's. */
   timeoutMs?: number;
+  /**
+   * Called with every decision once its reply is known (even when another check's verdict stopped
+   * the pipeline): for checks that learn from decisions, such as strikes. Errors are logged.
+   */
+  observe?(task: Task, decision: Decision): Promise<void> | void;
 }
 
 export interface CheckDescriptor {

@@ -76,6 +76,12 @@ export class Pipeline {
     const record = this.record(task, decision, reply, performance.now() - started);
     if (this.env.log.isLevelEnabled('info')) this.env.log.info(decisionLogFields(record), 'decision');
     if (this.env.config.history.enabled) this.env.store.history.add(record);
+    for (const { descriptor, instance } of this.checks) {
+      if (!instance.observe) continue;
+      Promise.resolve()
+        .then(() => instance.observe!(task, decision))
+        .catch((error: unknown) => this.env.log.error({ check: descriptor.name, err: error }, 'check failed to learn from a decision'));
+    }
     return { decision, reply, record };
   }
 

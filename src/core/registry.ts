@@ -10,11 +10,14 @@ import { relayCheck } from '../checks/envelope/relay.js';
 import { recipientsCheck } from '../checks/envelope/recipients.js';
 import { senderCheck } from '../checks/envelope/sender.js';
 import { dnsblCheck } from '../checks/envelope/dnsbl.js';
+import { spamtrapsCheck } from '../checks/envelope/spamtraps.js';
+import { strikesCheck } from '../checks/envelope/strikes.js';
 
 // Bans first (one in-memory lookup), then allow/block lists (an allow stops every later check).
 export const CHECKS: readonly CheckDescriptor[] = [
   bansCheck,
   listsCheck,
+  spamtrapsCheck,
   relayCheck,
   recipientsCheck,
   heloCheck,
@@ -22,4 +25,5 @@ export const CHECKS: readonly CheckDescriptor[] = [
   senderCheck,
   dnsblCheck,
   greylistCheck,
+  strikesCheck, // runs at no stage: it counts the faults of every decision afterwards
 ];

@@ -13,9 +13,9 @@ export interface Envelope {
   stage: Stage;
   /** Client IP address as text; empty when unknown. */
   clientAddress: string;
-  /** Forward-confirmed client host name, or "unknown". */
+  /** Forward-confirmed client host name; "unknown" when there is none; empty when not known. */
   clientName: string;
-  /** Host name from the PTR record alone, or "unknown". */
+  /** Host name from the PTR record alone; "unknown" when there is none; empty when not known. */
   reverseClientName: string;
   helo: string;
   /** Envelope sender without angle brackets; empty for the null sender. */
@@ -44,8 +44,8 @@ export function emptyEnvelope(protocol: Protocol, stage: Stage): Envelope {
     protocol,
     stage,
     clientAddress: '',
-    clientName: 'unknown',
-    reverseClientName: 'unknown',
+    clientName: '',
+    reverseClientName: '',
     helo: '',
     sender: '',
     recipients: [],

@@ -22,8 +22,9 @@ export function stageOf(protocolState: string | undefined): Stage {
 export function envelopeFromAttributes(attrs: PolicyAttributes): Envelope {
   const envelope = emptyEnvelope('policy', stageOf(attrs.get('protocol_state')));
   envelope.clientAddress = attrs.get('client_address') ?? '';
-  envelope.clientName = attrs.get('client_name') || 'unknown';
-  envelope.reverseClientName = attrs.get('reverse_client_name') || 'unknown';
+  // Absent attributes stay empty ("not known"); Postfix itself sends "unknown" for "no name".
+  envelope.clientName = attrs.get('client_name') ?? '';
+  envelope.reverseClientName = attrs.get('reverse_client_name') ?? '';
   envelope.helo = attrs.get('helo_name') ?? '';
   envelope.sender = attrs.get('sender') ?? '';
   const recipient = attrs.get('recipient');

@@ -1,6 +1,6 @@
 // The ban check: a client whose address is banned (by a spamtrap hit, by strikes, or by hand with
 // `rempart bans add`) gets `554 5.7.1 Client host [ip] blocked: banned until <time> (<reason>)` at
-// every stage. It is meant to run first and costs one in-memory lookup: the bans live in a matcher
+// every stage (a ban earned by strikes defers with 450 4.7.1 instead). It is meant to run first and costs one in-memory lookup: the bans live in a matcher
 // refreshed when the store's ban version moves (read at most once a second, at once after this
 // process banned someone). Clients in my_networks are never refused by a ban.
 import type { CheckDescriptor, CheckEnvironment, CheckInstance, CheckOutcome } from '../../core/check.js';
@@ -40,9 +40,14 @@ function createBans(env: CheckEnvironment): CheckInstance {
     if (address && myNetworks.contains(address)) return { note: `banned ${ban.network} ignored: client in my_networks` };
     return {
       verdict: {
-        action: 'reject',
+        action: ban.source === 'strikes' ? 'defer' : 'reject',
         reason: `banned ${ban.network} (${ban.source}${ban.reason ? `: ${ban.reason}` : ''})`,
-        reply: { code: 554, enhanced: '5.7.1', text: banReplyText(envelope.clientAddress, ban) },
+        // A ban earned by strikes is temporary and may hit a legitimate server: it defers, so that
+        // server's mail arrives once the ban expires. Spamtrap and manual bans reject.
+        reply:
+          ban.source === 'strikes'
+            ? { code: 450, enhanced: '4.7.1', text: banReplyText(envelope.clientAddress, ban) }
+            : { code: 554, enhanced: '5.7.1', text: banReplyText(envelope.clientAddress, ban) },
       },
       facts: { ban: ban.network, ban_source: ban.source, ban_expires: ban.expiresAt === 0 ? 'never' : iso(ban.expiresAt) },
     };

@@ -93,11 +93,15 @@ export const dnsblCheck: CheckDescriptor = {
         if (!address || NOT_LOOKED_UP.has(address.range()) || isTrustedClient(envelope, address, myNetworks)) return undefined;
         const listings = (await Promise.all(zones.map((zone) => lookUp(zone, address, envelope.clientAddress, dns, log)))).filter((l): l is Listing => l !== undefined);
         if (listings.length === 0) return undefined;
-        const symbols: SymbolHit[] = listings.map((l) => ({
-          name: l.zone.symbol,
-          score: l.zone.config.action === 'reject' ? Math.max(l.zone.config.score, 0) : l.zone.config.score,
-          description: `client ${envelope.clientAddress} listed in ${l.zone.config.zone} (${l.answers.join(',')})`,
-        }));
+        const symbols: SymbolHit[] = listings.map((l) => {
+          const blocking = l.zone.config.action === 'reject' || l.zone.config.score > 0;
+          return {
+            name: l.zone.symbol,
+            score: l.zone.config.action === 'reject' ? Math.max(l.zone.config.score, 0) : l.zone.config.score,
+            description: `client ${envelope.clientAddress} listed in ${l.zone.config.zone} (${l.answers.join(',')})`,
+            ...(blocking ? { fault: 'dnsbl' as const } : {}),
+          };
+        });
         const rejecting = listings.find((l) => l.zone.config.action === 'reject');
         return rejecting ? { symbols, verdict: verdictFor(rejecting, envelope.clientAddress) } : { symbols };
       },

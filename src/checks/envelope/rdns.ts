@@ -22,11 +22,12 @@ export const rdnsCheck: CheckDescriptor = {
         if (!address || isTrustedClient(envelope, address, myNetworks)) return undefined;
         const ip = envelope.clientAddress;
         const ptr = envelope.reverseClientName;
+        if (ptr === '') return undefined; // not known (the protocol did not say): nothing to judge
         const findings: Finding[] = [];
         if (ptr === 'unknown') {
           findings.push({
             mode: settings.missing,
-            symbol: { name: 'RDNS_NONE', score: 1.5, description: `client ${ip} has no reverse DNS name` },
+            symbol: { name: 'RDNS_NONE', score: 1.5, description: `client ${ip} has no reverse DNS name`, fault: 'no_ptr' },
             reply: { code: 450, enhanced: '4.7.25', text: `Client host rejected: cannot find your reverse hostname, [${ip}]` },
           });
         } else {

@@ -69,7 +69,7 @@ export const recipientsCheck: CheckDescriptor = {
         const recipient = task.envelope.recipients[0] ?? '';
         if (isKnownRecipient(table, recipient, settings.delimiter) !== false) return undefined;
         return {
-          symbols: [{ name: 'RCPT_UNKNOWN', score: 0, description: `recipient ${recipient} does not exist` }],
+          symbols: [{ name: 'RCPT_UNKNOWN', score: 0, description: `recipient ${recipient} does not exist`, fault: 'unknown_recipient' }],
           verdict: { action: 'reject', reason: `unknown recipient ${recipient}`, reply: { code: 550, enhanced: '5.1.1', text: `<${recipient}>: Recipient address rejected: User unknown` } },
         };
       },
