@@ -92,7 +92,9 @@ export class Daemon {
       return 'DUNNO';
     }
     const greylistAction = this.config.greylist.action;
-    const { reply } = await this.pipeline.decide(envelopeFromAttributes(attributes), (decision) => policyAction(decision, greylistAction));
+    const envelope = envelopeFromAttributes(attributes);
+    const recipient = envelope.stage === 'rcpt' ? envelope.recipients[0] : undefined;
+    const { reply } = await this.pipeline.decide(envelope, (decision) => policyAction(decision, greylistAction, recipient));
     return reply || 'DUNNO';
   }
 

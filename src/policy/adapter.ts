@@ -39,11 +39,23 @@ export function envelopeFromAttributes(attrs: PolicyAttributes): Envelope {
 /** Replaces characters a one-line reply cannot carry. */
 const oneLine = (text: string): string => text.replace(/[\r\n\0]+/g, ' ');
 
-/** The policy `action=` value for a decision; `greylistAction` is DEFER_IF_PERMIT or DEFER. */
-export function policyAction(decision: Decision, greylistAction: string): string {
+/**
+ * Postfix puts "<rcpt>: Recipient address rejected: " before a policy reply's text at RCPT; our own
+ * identical prefix is dropped so the client reads it once, e.g. "550 5.1.1 <bob@example.org>:
+ * Recipient address rejected: User unknown".
+ */
+function withoutPostfixPrefix(text: string, recipient: string | undefined): string {
+  if (!recipient) return text;
+  const prefix = `<${recipient}>: Recipient address rejected: `;
+  return text.toLowerCase().startsWith(prefix.toLowerCase()) ? text.slice(prefix.length) : text;
+}
+
+/** The policy `action=` value for a decision; `greylistAction` is DEFER_IF_PERMIT or DEFER; `recipient` at RCPT. */
+export function policyAction(decision: Decision, greylistAction: string, recipient?: string): string {
   const verdict = decision.verdict;
   if (verdict) {
-    const { code, enhanced, text } = verdict.reply;
+    const { code, enhanced } = verdict.reply;
+    const text = withoutPostfixPrefix(verdict.reply.text, recipient);
     if (verdict.action === 'greylist') return oneLine(`${greylistAction} ${enhanced} ${text}`);
     return oneLine(`${code} ${enhanced} ${text}`);
   }

@@ -1,10 +1,14 @@
 // End-to-end envelope defense through a real Postfix: swaks -> Postfix smtpd ->
-// check_policy_service -> rempart (child process), with rbldnsd as the DNS list server. A bad HELO
-// gets 504 5.5.2, a DNS-listed client (its address set with Postfix's XCLIENT, since swaks connects
-// from 127.0.0.1) gets Postfix-style 554 5.7.1 "blocked using", a clean client is delivered.
+// check_policy_service -> rempart (child process), with rbldnsd as the DNS list server. Client
+// addresses are set with Postfix's XCLIENT, since swaks connects from 127.0.0.1. A bad HELO gets
+// 504 5.5.2; a DNS-listed client 554 5.7.1 "blocked using"; a sender blocked with the CLI gets its
+// reason; a spamtrap hit looks like an unknown user and bans the client's next attempt; a clean
+// client is delivered.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { rempartCli } from '../helpers/paths.js';
 import { startRempart, type RempartInstance } from '../helpers/daemon.js';
 import { dnsServersUnavailable, startRbldnsd, type DnsServer } from '../helpers/dns-server.js';
 import { freePort } from '../helpers/ports.js';
@@ -12,7 +16,7 @@ import { postfixUnavailable, startPostfix, type PostfixInstance } from '../helpe
 
 const message = ['--from', 'alice@sender.example', '--to', 'bob@example.com', '--header', 'Subject: rempart envelope e2e'];
 
-test('Postfix applies rempart envelope verdicts: bad HELO, DNSBL-listed client, clean client', { timeout: 120_000 }, async (t) => {
+test('Postfix applies rempart envelope verdicts: bad HELO, DNSBL-listed client, blocked sender, spamtrap and ban, clean client', { timeout: 120_000 }, async (t) => {
   const unavailable = postfixUnavailable() ?? dnsServersUnavailable();
   if (unavailable) return t.skip(`real-Postfix e2e test skipped: ${unavailable}`);
 
@@ -42,6 +46,7 @@ test('Postfix applies rempart envelope verdicts: bad HELO, DNSBL-listed client, 
         `dns: { servers: ["127.0.0.1:${rbl!.port}"], timeout: 1s }`,
         'dnsbl: { zones: [ { zone: bl.rtest, action: reject } ] }',
         'greylist: { enabled: false }',
+        'spamtraps: { addresses: [trap@example.com] }',
         // The DNS server here serves only the block list: sender domains are not judged.
         'sender: { domain_not_found: off, null_mx: off }',
         '',
@@ -62,6 +67,23 @@ test('Postfix applies rempart envelope verdicts: bad HELO, DNSBL-listed client, 
   const listedText = listed.stdout + listed.stderr;
   assert.equal(listed.code, 24, await context(listedText));
   assert.match(listedText, /<\*\* +554 5\.7\.1 <bob@example\.com>: Recipient address rejected: Service unavailable; Client host \[192\.0\.2\.66\] blocked using bl\.rtest/, await context(listedText));
+
+  const blocked = spawnSync(process.execPath, [rempartCli, 'block', 'add', '@spam.example', '--reason', 'abusive-domain', '--config', daemon.configPath], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(blocked.status, 0, blocked.stderr);
+  await new Promise((r) => setTimeout(r, 1500)); // the daemon applies a CLI change within a second
+  const fromBlocked = await postfix.swaks(['--helo', 'mail.spam.example', '--xclient-addr', '192.0.2.70', '--from', 'bad@spam.example', '--to', 'bob@example.com']);
+  const fromBlockedText = fromBlocked.stdout + fromBlocked.stderr;
+  assert.equal(fromBlocked.code, 24, await context(fromBlockedText));
+  assert.match(fromBlockedText, /<\*\* +554 5\.7\.1 <bob@example\.com>: Recipient address rejected: <bad@spam\.example>: Sender address rejected: abusive domain/, await context(fromBlockedText));
+
+  const trap = await postfix.swaks(['--helo', 'mail.harvester.example', '--xclient-addr', '192.0.2.80', '--from', 'x@harvester.example', '--to', 'trap@example.com']);
+  const trapText = trap.stdout + trap.stderr;
+  assert.equal(trap.code, 24, await context(trapText));
+  assert.match(trapText, /<\*\* +550 5\.1\.1 <trap@example\.com>: Recipient address rejected: User unknown/, await context(trapText));
+  const afterTrap = await postfix.swaks(['--helo', 'mail.harvester.example', '--xclient-addr', '192.0.2.80', '--from', 'x@harvester.example', '--to', 'bob@example.com']);
+  const afterTrapText = afterTrap.stdout + afterTrap.stderr;
+  assert.equal(afterTrap.code, 24, await context(afterTrapText));
+  assert.match(afterTrapText, /<\*\* +554 5\.7\.1 <bob@example\.com>: Recipient address rejected: Client host \[192\.0\.2\.80\] blocked: banned until \S+ \(spamtrap hit: trap@example\.com\)/, await context(afterTrapText));
 
   const clean = await postfix.swaks(['--helo', 'mail.clean.example', '--xclient-addr', '192.0.2.67', '--xclient-name', 'mail.clean.example', ...message]);
   assert.equal(clean.code, 0, await context(clean.stdout + clean.stderr));
