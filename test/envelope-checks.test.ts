@@ -53,6 +53,8 @@ test('HELO rules reject with the Postfix-style replies by default', async () => 
   assert.equal(await ask({ helo_name: 'mx.example.org' }), '550 5.7.1 <mx.example.org>: Helo command rejected: you are not mx.example.org');
   assert.equal(await ask({ helo_name: 'EXAMPLE.ORG' }), '550 5.7.1 <EXAMPLE.ORG>: Helo command rejected: you are not example.org');
   assert.equal(await ask({ helo_name: '[192.0.2.10]' }), 'DUNNO', "the client's own address literal");
+  assert.equal(await ask({ helo_name: '[198.51.100.25]', server_address: '198.51.100.25' }), '550 5.7.1 <[198.51.100.25]>: Helo command rejected: you are not 198.51.100.25');
+  assert.equal(await ask({ helo_name: '198.51.100.25', server_address: '198.51.100.25' }), '550 5.7.1 <198.51.100.25>: Helo command rejected: you are not 198.51.100.25');
   assert.equal(await ask({ helo_name: '[192.0.2.99]' }), 'DUNNO', 'a mismatching literal only scores by default');
   assert.match(lines.at(-1)!, /symbols=HELO_LITERAL_MISMATCH\(2\)/);
   assert.equal(await ask({ helo_name: '192.0.2.10' }), 'DUNNO');

@@ -17,6 +17,8 @@ export interface Envelope {
   clientName: string;
   /** Host name from the PTR record alone; "unknown" when there is none; empty when not known. */
   reverseClientName: string;
+  /** Our own address the client connected to; empty when not known. */
+  serverAddress: string;
   helo: string;
   /** Envelope sender without angle brackets; empty for the null sender. */
   sender: string;
@@ -46,6 +48,7 @@ export function emptyEnvelope(protocol: Protocol, stage: Stage): Envelope {
     clientAddress: '',
     clientName: '',
     reverseClientName: '',
+    serverAddress: '',
     helo: '',
     sender: '',
     recipients: [],

@@ -14,7 +14,11 @@ import { openStore } from '../store/open.js';
 import type { Store } from '../store/types.js';
 import { VERSION } from '../version.js';
 import { resolverFromConfig } from '../dns/from-config.js';
+import { newFailures } from '../dns/failure-report.js';
 import type { DnsResolver } from '../dns/resolver.js';
+
+/** How often DNS failures are looked for and reported, in ms. */
+const DNS_REPORT_INTERVAL_MS = 60_000;
 
 export interface DaemonOptions {
   /** The configuration file, or undefined for the embedded defaults. */
@@ -31,6 +35,8 @@ export class Daemon {
   private dns: DnsResolver;
   private policy: PolicyServer | undefined;
   private maintenanceTimer: NodeJS.Timeout | undefined;
+  private readonly dnsWatch: NodeJS.Timeout;
+  private dnsFailuresSeen: Record<string, number> = {};
   private maintenanceRunning = false;
   private stopping = false;
   private readonly clock: Clock;
@@ -42,6 +48,8 @@ export class Daemon {
     this.store = openStore(this.config.store, (error) => this.log.error({ err: error }, 'store background write failed'));
     this.dns = resolverFromConfig(this.config.dns);
     this.pipeline = this.buildPipeline(this.config);
+    this.dnsWatch = setInterval(() => this.reportDnsFailures(), DNS_REPORT_INTERVAL_MS);
+    this.dnsWatch.unref();
   }
 
   private get log() {
@@ -98,6 +106,20 @@ export class Daemon {
     return reply || 'DUNNO';
   }
 
+  /** Says loudly, at most once a minute, that DNS queries failed (checks then found nothing). */
+  private reportDnsFailures(): void {
+    const failures = this.dns.stats().failures;
+    const grown = newFailures(this.dnsFailuresSeen, failures);
+    this.dnsFailuresSeen = { ...failures };
+    const total = Object.values(grown).reduce((a, b) => a + b, 0);
+    if (total > 0) {
+      this.log.warn(
+        { failures: total, by_code: Object.entries(grown).map(([code, n]) => `${code}:${n}`).join(','), servers: this.config.dns.servers.join(',') || 'system' },
+        'DNS queries failed in the last minute; the checks that needed them found nothing',
+      );
+    }
+  }
+
   /** Re-reads the configuration and list files; keeps the old ones when the new ones are invalid. */
   reload(): void {
     let next: Config;
@@ -113,7 +135,10 @@ export class Daemon {
     if (next.log.format !== this.config.log.format) restartNeeded.push('log.format');
     if (restartNeeded.length > 0) this.log.warn({ keys: restartNeeded.join(',') }, 'these settings change only at restart');
     this.log.level = next.log.level;
-    if (JSON.stringify(next.dns) !== JSON.stringify(this.config.dns)) this.dns = resolverFromConfig(next.dns);
+    if (JSON.stringify(next.dns) !== JSON.stringify(this.config.dns)) {
+      this.dns = resolverFromConfig(next.dns);
+      this.dnsFailuresSeen = {};
+    }
     this.pipeline = this.buildPipeline(next, this.pipeline.counters);
     this.policy?.updateOptions(this.policyOptions(next));
     const intervalChanged = next.store.maintenance_interval !== this.config.store.maintenance_interval;
@@ -146,6 +171,9 @@ export class Daemon {
           expired_strikes: report.expiredStrikes,
           removed_history: report.removedHistory,
           duration_ms: Math.round(report.durationMs),
+          dns_queries: this.dns.stats().queries,
+          dns_cache_hits: this.dns.stats().cacheHits,
+          dns_failures: Object.values(this.dns.stats().failures).reduce((a, b) => a + b, 0),
         },
         'store maintenance done',
       );
@@ -163,6 +191,7 @@ export class Daemon {
     this.stopping = true;
     this.log.info({ signal, drain_timeout: this.config.policy.drain_timeout }, 'stopping: draining in-flight requests');
     clearTimeout(this.maintenanceTimer);
+    clearInterval(this.dnsWatch);
     await this.policy?.stop(this.config.policy.drain_timeout);
     this.dns.cancel();
     try {

@@ -25,6 +25,7 @@ export function envelopeFromAttributes(attrs: PolicyAttributes): Envelope {
   // Absent attributes stay empty ("not known"); Postfix itself sends "unknown" for "no name".
   envelope.clientName = attrs.get('client_name') ?? '';
   envelope.reverseClientName = attrs.get('reverse_client_name') ?? '';
+  envelope.serverAddress = attrs.get('server_address') ?? '';
   envelope.helo = attrs.get('helo_name') ?? '';
   envelope.sender = attrs.get('sender') ?? '';
   const recipient = attrs.get('recipient');

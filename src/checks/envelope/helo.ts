@@ -35,6 +35,20 @@ export function heloShape(helo: string): HeloShape {
   return { kind: 'name', fqdn, name: name.toLowerCase() };
 }
 
+/** A HELO naming the address the client connected to (ours), when Postfix told us (server_address). */
+function claimsOurAddress(helo: string, address: string, envelope: Envelope, mode: Config['helo']['ours']): Finding[] {
+  const claimed = parseAddress(address);
+  const server = parseAddress(envelope.serverAddress);
+  if (!claimed || !server || claimed.toString() !== server.toString()) return [];
+  return [
+    {
+      mode,
+      symbol: { name: 'HELO_IS_OURS', score: 5, description: `HELO ${helo} is our own address` },
+      reply: { code: 550, enhanced: '5.7.1', text: `<${helo}>: Helo command rejected: you are not ${envelope.serverAddress}` },
+    },
+  ];
+}
+
 function heloFindings(envelope: Envelope, config: Config): Finding[] {
   const settings = config.helo;
   const helo = envelope.helo.trim();
@@ -53,6 +67,7 @@ function heloFindings(envelope: Envelope, config: Config): Finding[] {
       ];
     case 'bare-ip':
       return [
+        ...claimsOurAddress(helo, helo, envelope, settings.ours),
         {
           mode: settings.bare_ip,
           symbol: { name: 'HELO_BARE_IP', score: 2, description: `HELO ${helo} is an IP address without brackets` },
@@ -60,6 +75,8 @@ function heloFindings(envelope: Envelope, config: Config): Finding[] {
         },
       ];
     case 'literal': {
+      const ours = claimsOurAddress(helo, shape.address, envelope, settings.ours);
+      if (ours.length > 0) return ours;
       const client = parseAddress(envelope.clientAddress);
       const claimed = parseAddress(shape.address);
       if (!client || !claimed || client.toString() === claimed.toString()) return [];
