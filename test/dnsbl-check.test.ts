@@ -4,27 +4,20 @@
 // private and trusted clients are never looked up, and a silent server is no finding.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ManualClock } from '../src/core/clock.js';
-import { createLogger } from '../src/core/log.js';
-import { Pipeline } from '../src/core/pipeline.js';
 import { DnsResolver } from '../src/dns/resolver.js';
-import { parseConfigText, resolveComputedDefaults } from '../src/config/loader.js';
 import { answerMatcher, dnsblCheck } from '../src/checks/envelope/dnsbl.js';
-import { envelopeFromAttributes, policyAction } from '../src/policy/adapter.js';
-import type { Store } from '../src/store/types.js';
+import { parseConfigText } from '../src/config/loader.js';
+import { testPipeline } from './helpers/pipeline.js';
 import { dnsServersUnavailable, startRbldnsd, startStubDnsServer } from './helpers/dns-server.js';
 
 function pipelineFor(yaml: string, dnsPort: number, timeoutMs = 2000) {
-  const config = resolveComputedDefaults(parseConfigText(`hostname: mx.example.org\nmy_networks: [198.51.100.0/24]\nhistory: { enabled: false }\nstore: { path: /nonexistent }\n${yaml}`, 'test.yaml'));
-  const lines: string[] = [];
-  const log = createLogger('info', 'text', { write: (l: string) => lines.push(l) }).log;
-  const dns = new DnsResolver({ servers: [`127.0.0.1:${dnsPort}`], timeoutMs });
-  const pipeline = new Pipeline([dnsblCheck], { config, store: {} as Store, dns, clock: new ManualClock(), log });
-  const ask = async (client: string, extra: Record<string, string> = {}) => {
-    const attrs = new Map(Object.entries({ request: 'smtpd_access_policy', protocol_state: 'RCPT', client_address: client, sender: 'a@example.net', recipient: 'bob@example.org', ...extra }));
-    return (await pipeline.decide(envelopeFromAttributes(attrs), (d) => policyAction(d, 'DEFER_IF_PERMIT'))).reply;
-  };
-  return { ask, lines };
+  const { ask, lines } = testPipeline({
+    yaml: `hostname: mx.example.org\nmy_networks: [198.51.100.0/24]\nhistory: { enabled: false }\nstore: { path: /nonexistent }\n${yaml}`,
+    checks: [dnsblCheck],
+    dns: new DnsResolver({ servers: [`127.0.0.1:${dnsPort}`], timeoutMs }),
+    defaults: { sender: 'a@example.net', recipient: 'bob@example.org' },
+  });
+  return { ask: (client: string, extra: Record<string, string> = {}) => ask({ client_address: client, ...extra }), lines };
 }
 
 const zonesYaml = `dnsbl:

@@ -3,44 +3,24 @@
 // and trusted clients exempt.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ManualClock } from '../src/core/clock.js';
-import { createLogger } from '../src/core/log.js';
-import { Pipeline } from '../src/core/pipeline.js';
-import { DnsResolver } from '../src/dns/resolver.js';
-import { parseConfigText, resolveComputedDefaults } from '../src/config/loader.js';
 import { heloCheck } from '../src/checks/envelope/helo.js';
 import { rdnsCheck } from '../src/checks/envelope/rdns.js';
 import { relayCheck } from '../src/checks/envelope/relay.js';
-import { envelopeFromAttributes, policyAction } from '../src/policy/adapter.js';
-import type { Store } from '../src/store/types.js';
-
-/** These checks never touch the store (and history is off below). */
-const noStore = {} as Store;
+import { testPipeline } from './helpers/pipeline.js';
 
 function pipelineFor(yaml: string) {
-  const config = resolveComputedDefaults(
-    parseConfigText(`hostname: mx.example.org\nlocal_domains: [example.org]\nmy_networks: [10.0.0.0/8]\nstore: { path: /nonexistent }\nhistory: { enabled: false }\n${yaml}`, 'test.yaml'),
-  );
-  const lines: string[] = [];
-  const log = createLogger('info', 'text', { write: (l: string) => lines.push(l) }).log;
-  const pipeline = new Pipeline([relayCheck, heloCheck, rdnsCheck], { config, store: noStore, dns: new DnsResolver(), clock: new ManualClock(), log });
-  const ask = async (attrs: Record<string, string>) => {
-    const full = new Map(
-      Object.entries({
-        request: 'smtpd_access_policy',
-        protocol_state: 'RCPT',
-        client_address: '192.0.2.10',
-        client_name: 'mail.example.net',
-        reverse_client_name: 'mail.example.net',
-        helo_name: 'mail.example.net',
-        sender: 'alice@example.net',
-        recipient: 'bob@example.org',
-        ...attrs,
-      }),
-    );
-    return (await pipeline.decide(envelopeFromAttributes(full), (d) => policyAction(d, 'DEFER_IF_PERMIT'))).reply;
-  };
-  return { ask, lines };
+  return testPipeline({
+    yaml: `hostname: mx.example.org\nlocal_domains: [example.org]\nmy_networks: [10.0.0.0/8]\nstore: { path: /nonexistent }\nhistory: { enabled: false }\n${yaml}`,
+    checks: [relayCheck, heloCheck, rdnsCheck],
+    defaults: {
+      client_address: '192.0.2.10',
+      client_name: 'mail.example.net',
+      reverse_client_name: 'mail.example.net',
+      helo_name: 'mail.example.net',
+      sender: 'alice@example.net',
+      recipient: 'bob@example.org',
+    },
+  });
 }
 
 test('HELO rules reject with the Postfix-style replies by default', async () => {

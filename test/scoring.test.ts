@@ -7,14 +7,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CheckDescriptor } from '../src/core/check.js';
-import { ManualClock } from '../src/core/clock.js';
-import { createLogger } from '../src/core/log.js';
-import { Pipeline } from '../src/core/pipeline.js';
-import { DnsResolver } from '../src/dns/resolver.js';
-import { parseConfigText, resolveComputedDefaults } from '../src/config/loader.js';
+import { parseConfigText } from '../src/config/loader.js';
 import { greylistCheck } from '../src/checks/envelope/greylist/greylist.js';
-import { envelopeFromAttributes, policyAction } from '../src/policy/adapter.js';
 import { SqliteStore } from '../src/store/sqlite/store.js';
+import { testPipeline } from './helpers/pipeline.js';
 
 /** A test check that reports the symbols named in the sender's local part, e.g. "BAD_A.BAD_B@x". */
 const symbolsFromSender: CheckDescriptor = {
@@ -35,17 +31,15 @@ const symbolsFromSender: CheckDescriptor = {
 async function withPipeline(yaml: string, fn: (ask: (sender: string) => Promise<string>, lines: string[]) => Promise<void>) {
   const dir = mkdtempSync(join(tmpdir(), 'rempart-score-'));
   const store = new SqliteStore(dir, 1000);
-  const lines: string[] = [];
   try {
-    const config = resolveComputedDefaults(parseConfigText(`hostname: mx.example.org\nmy_networks: []\nstore: { path: ${dir} }\n${yaml}`, 'test.yaml'));
-    const log = createLogger('info', 'text', { write: (l: string) => lines.push(l) }).log;
-    const pipeline = new Pipeline([greylistCheck, symbolsFromSender], { config, store, dns: new DnsResolver(), clock: new ManualClock(), log });
+    const { ask, lines } = testPipeline({
+      yaml: `hostname: mx.example.org\nmy_networks: []\nstore: { path: ${dir} }\n${yaml}`,
+      checks: [greylistCheck, symbolsFromSender],
+      store,
+      defaults: { recipient: 'bob@example.org' },
+    });
     let n = 0;
-    const ask = async (sender: string) => {
-      const attrs = new Map(Object.entries({ request: 'smtpd_access_policy', protocol_state: 'RCPT', client_address: `192.0.${n++}.1`, sender, recipient: 'bob@example.org' }));
-      return (await pipeline.decide(envelopeFromAttributes(attrs), (d) => policyAction(d, config.greylist.action))).reply;
-    };
-    await fn(ask, lines);
+    await fn((sender) => ask({ client_address: `192.0.${n++}.1`, sender }), lines);
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });

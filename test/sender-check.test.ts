@@ -4,27 +4,23 @@
 // that never answers) is no finding, never a rejection.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ManualClock } from '../src/core/clock.js';
-import { createLogger } from '../src/core/log.js';
-import { Pipeline } from '../src/core/pipeline.js';
 import { DnsResolver } from '../src/dns/resolver.js';
-import { parseConfigText, resolveComputedDefaults } from '../src/config/loader.js';
 import { senderCheck } from '../src/checks/envelope/sender.js';
-import { envelopeFromAttributes, policyAction } from '../src/policy/adapter.js';
-import type { Store } from '../src/store/types.js';
+import { testPipeline } from './helpers/pipeline.js';
 import { dnsServersUnavailable, startDnsmasq, startStubDnsServer } from './helpers/dns-server.js';
 
 function pipelineFor(yaml: string, dnsPort: number, timeoutMs = 2000) {
-  const config = resolveComputedDefaults(parseConfigText(`hostname: mx.example.org\nmy_networks: [10.0.0.0/8]\nhistory: { enabled: false }\nstore: { path: /nonexistent }\n${yaml}`, 'test.yaml'));
-  const lines: string[] = [];
-  const log = createLogger('info', 'text', { write: (l: string) => lines.push(l) }).log;
-  const dns = new DnsResolver({ servers: [`127.0.0.1:${dnsPort}`], timeoutMs });
-  const pipeline = new Pipeline([senderCheck], { config, store: {} as Store, dns, clock: new ManualClock(), log });
-  const ask = async (sender: string, extra: Record<string, string> = {}) => {
-    const attrs = new Map(Object.entries({ request: 'smtpd_access_policy', protocol_state: 'RCPT', client_address: '192.0.2.10', sender, recipient: 'bob@example.org', ...extra }));
-    return (await pipeline.decide(envelopeFromAttributes(attrs), (d) => policyAction(d, 'DEFER_IF_PERMIT'))).reply;
-  };
-  return { ask, lines };
+  return testPipeline({
+    yaml: `hostname: mx.example.org\nmy_networks: [10.0.0.0/8]\nhistory: { enabled: false }\nstore: { path: /nonexistent }\n${yaml}`,
+    checks: [senderCheck],
+    dns: new DnsResolver({ servers: [`127.0.0.1:${dnsPort}`], timeoutMs }),
+    defaults: { client_address: '192.0.2.10', recipient: 'bob@example.org' },
+  });
+}
+
+function senderAsker(yaml: string, dnsPort: number, timeoutMs?: number) {
+  const { ask, lines } = pipelineFor(yaml, dnsPort, timeoutMs);
+  return { ask: (sender: string, extra: Record<string, string> = {}) => ask({ sender, ...extra }), lines };
 }
 
 test('sender domains checked against a real DNS server', async (t) => {
@@ -44,7 +40,7 @@ test('sender domains checked against a real DNS server', async (t) => {
     txt: [{ name: 'txt-only.dns.test', strings: ['v=spf1 -all'] }],
   });
   t.after(() => server.stop());
-  const { ask, lines } = pipelineFor('', server.port);
+  const { ask, lines } = senderAsker('', server.port);
   assert.equal(await ask('alice@good.dns.test'), 'DUNNO');
   assert.equal(await ask('alice@A-Only.dns.test'), 'DUNNO');
   assert.equal(await ask('alice@aaaa-only.dns.test'), 'DUNNO');
@@ -58,9 +54,9 @@ test('sender domains checked against a real DNS server', async (t) => {
   assert.equal(await ask('alice@localhost'), '504 5.5.2 <alice@localhost>: Sender address rejected: need fully-qualified address');
   assert.equal(await ask('alice@missing.dns.test', { client_address: '10.1.1.1' }), 'DUNNO', 'my_networks are exempt');
 
-  const permanent = pipelineFor('sender: { domain_not_found_code: 550 }', server.port);
+  const permanent = senderAsker('sender: { domain_not_found_code: 550 }', server.port);
   assert.equal(await permanent.ask('alice@missing.dns.test'), '550 5.1.8 <alice@missing.dns.test>: Sender address rejected: Domain not found');
-  const scored = pipelineFor('sender: { domain_not_found: score, null_mx: off }', server.port);
+  const scored = senderAsker('sender: { domain_not_found: score, null_mx: off }', server.port);
   assert.equal(await scored.ask('alice@missing.dns.test'), 'DUNNO');
   assert.match(scored.lines.at(-1)!, /score=4 symbols=SENDER_DOMAIN_NOT_FOUND\(4\)/);
   assert.equal(await scored.ask('alice@nomail.dns.test'), 'DUNNO');
@@ -72,7 +68,7 @@ test('a DNS server that never answers is no finding: the sender passes within th
   if (unavailable) return t.skip(unavailable);
   const silent = await startStubDnsServer({ mode: 'silent' });
   t.after(() => silent.stop());
-  const { ask, lines } = pipelineFor('', silent.port, 300);
+  const { ask, lines } = senderAsker('', silent.port, 300);
   const started = Date.now();
   assert.equal(await ask('alice@anything.example'), 'DUNNO');
   assert.ok(Date.now() - started < 2000, `answered in ${Date.now() - started} ms`);
