@@ -26,7 +26,7 @@ test('config check accepts a valid file and says what will run', () => {
     const { code, stdout } = rempart(['config', 'check', '--config', file]);
     assert.equal(code, 0);
     assert.match(stdout, new RegExp(`configuration OK: ${file}`));
-    assert.match(stdout, /checks enabled: bans, lists, helo, rdns, sender, strikes, greylist\n/);
+    assert.match(stdout, /checks enabled: bans, lists, recipients, helo, rdns, sender, strikes, greylist\n/);
     assert.match(stdout, /policy: 127\.0\.0\.1:10999/);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -5,6 +5,7 @@ import { UsageError } from './common.js';
 import { greylist, greylistUsage } from './greylist.js';
 import { lists, listsUsage } from './lists.js';
 import { bans, bansUsage } from './bans.js';
+import { recipients, recipientsUsage } from './recipients.js';
 import { serve, serveUsage } from './serve.js';
 import { VERSION } from '../version.js';
 
@@ -15,6 +16,7 @@ ${configCheckUsage}
 ${greylistUsage}
 ${listsUsage}
 ${bansUsage}
+${recipientsUsage}
 rempart --version | --help
 
 --config FILE defaults to $REMPART_CONFIG, then /etc/rempart/rempart.yaml; without either,
@@ -36,6 +38,8 @@ async function main(argv: string[]): Promise<number> {
       return lists(command, rest);
     case 'bans':
       return bans(rest);
+    case 'recipients':
+      return recipients(rest);
     case '--version':
     case 'version':
       process.stdout.write(`${VERSION}\n`);

@@ -1,7 +1,8 @@
 // Allow/block list entries as users write them, normalised to the one form the store keeps and the
 // matcher indexes: `user@example.org` (a sender), `@example.org` (a sender domain and its
 // subdomains), an IPv4/IPv6 address or CIDR network (canonical text, host bits cleared, IPv4-mapped
-// IPv6 as IPv4) and `helo:mx.example.net` (a HELO name); plus the block reasons' categories.
+// IPv6 as IPv4) and `helo:mx.example.net` (a HELO name); plus the block reasons' categories and
+// the valid-recipient entries of `rempart recipients` (`user@example.org`, `@example.org`).
 import ipaddr from 'ipaddr.js';
 import type { ListEntryType } from '../store/types.js';
 
@@ -105,6 +106,29 @@ export function parseListValue(text: string): ParsedValue | string {
 export function parseRecipient(text: string): string | undefined {
   const parsed = parseListValue(text);
   return typeof parsed !== 'string' && parsed.type === 'sender' ? parsed.value : undefined;
+}
+
+/**
+ * Parses a valid-recipient entry (`rempart recipients ...`): `user@example.org`, or `@example.org`
+ * for every address of the domain; lower case, no trailing dot. The domain must be fully qualified,
+ * as in the files of `recipients.files`. A message saying what is wrong when it is not one.
+ */
+export function parseRecipientEntry(text: string): { address: string; domain: string } | string {
+  const raw = text.trim();
+  if (raw === '') return 'empty entry';
+  if (/\s/.test(raw)) return 'an entry has no spaces';
+  const at = raw.lastIndexOf('@');
+  if (at < 0) {
+    const name = cleanName(raw);
+    return NAME.test(name) && name.includes('.')
+      ? `"${raw}" is not an address: write @${name} for every address of the domain`
+      : `not an address or @domain: ${raw}`;
+  }
+  const local = raw.slice(0, at);
+  const domain = cleanName(raw.slice(at + 1));
+  if (!NAME.test(domain) || !domain.includes('.')) return `not a fully-qualified domain name in ${raw}`;
+  if (local !== '' && !LOCAL_PART.test(local)) return `not a valid address: ${raw}`;
+  return { address: `${local.toLowerCase()}@${domain}`, domain };
 }
 
 /** The block reasons' categories and the text each puts in the reply. */

@@ -170,6 +170,45 @@ export interface ListStore extends Versioned {
   active(now: number): Promise<ListEntry[]>;
 }
 
+/** A valid recipient as it is added (src/lists/entry.ts parseRecipientEntry normalises the address). */
+export interface RecipientInput {
+  /** `user@example.org`, or `@example.org` for every address of the domain (a catch-all); lower case. */
+  address: string;
+  comment: string;
+  /** Who added it (--by, default the Unix user). */
+  addedBy: string;
+  /** Seconds since the epoch. */
+  createdAt: number;
+}
+
+export interface RecipientEntry extends RecipientInput {
+  id: number;
+  /** The domain part of the address, `example.org`. */
+  domain: string;
+}
+
+export interface RecipientFilter {
+  /** Case-insensitive substring of the address, comment or adder. */
+  search?: string;
+  limit?: number;
+  offset?: number;
+}
+
+/** The valid recipients kept in the store (`rempart recipients ...`), beside the files of `recipients.files`. */
+export interface RecipientStore extends Versioned {
+  /**
+   * Adds entries, or updates (comment, adder, time) the entry with the same address, all in one
+   * transaction that bumps the version. Throws on an address that is not `user@domain` or `@domain`.
+   */
+  add(entries: RecipientInput[]): Promise<{ entry: RecipientEntry; created: boolean }[]>;
+  /** Removes the entry of exactly this address or `@domain` (normalised); returns how many went (0 or 1). */
+  remove(address: string): Promise<number>;
+  /** Entries ordered by domain, catch-all first, then address. */
+  list(filter: RecipientFilter): Promise<RecipientEntry[]>;
+  /** Every stored address and `@domain`, to build the recipient table from. */
+  all(): Promise<string[]>;
+}
+
 export type BanSource = 'spamtrap' | 'strikes' | 'manual';
 
 export interface Ban {
@@ -242,6 +281,7 @@ export interface Store {
   readonly lists: ListStore;
   readonly bans: BanStore;
   readonly strikes: StrikeStore;
+  readonly recipients: RecipientStore;
   /** Removes expired entries in small batches, yielding between them so requests are not stalled. */
   maintenance(limits: MaintenanceLimits): Promise<MaintenanceReport>;
   /** One line for the start-up log, e.g. "sqlite /var/lib/rempart/rempart.db". */

@@ -54,6 +54,15 @@ const MIGRATIONS: string[] = [
      PRIMARY KEY (address, reason)
    ) WITHOUT ROWID;
    CREATE INDEX strikes_expires ON strikes (expires_at);`,
+  // 3: valid recipients (issue 3): `user@domain` or `@domain` (a catch-all), lower case.
+  `CREATE TABLE recipients (
+     id INTEGER PRIMARY KEY,
+     address TEXT NOT NULL UNIQUE,
+     domain TEXT NOT NULL,
+     comment TEXT NOT NULL, added_by TEXT NOT NULL,
+     created_at INTEGER NOT NULL
+   );
+   CREATE INDEX recipients_domain ON recipients (domain, address);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

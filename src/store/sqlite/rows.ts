@@ -1,10 +1,11 @@
-// Row shapes of the list, ban and strike tables and their conversions, shared by the main thread's
+// Row shapes of the list, ban, strike and recipient tables and their conversions, shared by the main thread's
 // reads and the writer thread; the meta keys of the version counters; the rule for re-banning.
-import type { Ban, BanSource, ListEntry, ListEntryType, ListKind, StrikeRow } from '../types.js';
+import type { Ban, BanSource, ListEntry, ListEntryType, ListKind, RecipientEntry, StrikeRow } from '../types.js';
 
 /** meta keys of the change counters, bumped in the transaction of every change. */
 export const LISTS_VERSION = 'lists_version';
 export const BANS_VERSION = 'bans_version';
+export const RECIPIENTS_VERSION = 'recipients_version';
 
 export interface ListEntryDbRow {
   id: number;
@@ -32,6 +33,19 @@ export function listEntryFromRow(row: ListEntryDbRow): ListEntry {
     createdAt: row.created_at,
     expiresAt: row.expires_at,
   };
+}
+
+export interface RecipientDbRow {
+  id: number;
+  address: string;
+  domain: string;
+  comment: string;
+  added_by: string;
+  created_at: number;
+}
+
+export function recipientFromRow(row: RecipientDbRow): RecipientEntry {
+  return { id: row.id, address: row.address, domain: row.domain, comment: row.comment, addedBy: row.added_by, createdAt: row.created_at };
 }
 
 export interface BanDbRow {

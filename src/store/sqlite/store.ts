@@ -1,6 +1,7 @@
-// The SQLite store: greylist, history, allow/block list, ban and strike tables in one WAL database. The main thread reads through
-// its own connection; every write (batched updates, history, flushes, maintenance) goes to the
-// writer thread, so no commit, checkpoint or maintenance pass ever blocks a request.
+// The SQLite store: greylist, history, allow/block list, ban, strike and recipient tables in one
+// WAL database. The main thread reads through its own connection; every write (batched updates,
+// history, flushes, list and recipient changes, maintenance) goes to the writer thread, so no
+// commit, checkpoint or maintenance pass ever blocks a request.
 import { join } from 'node:path';
 import { CommitQueue } from './commit-queue.js';
 import { DATABASE_FILE, openDatabase, type Db } from './database.js';
@@ -8,6 +9,7 @@ import { SqliteGreylistStore } from './greylist.js';
 import { SqliteHistoryStore } from './history.js';
 import { SqliteBanStore } from './bans.js';
 import { SqliteListStore } from './lists.js';
+import { SqliteRecipientStore } from './recipients.js';
 import { SqliteStrikeStore } from './strikes.js';
 import { SqliteWriter } from './writer.js';
 import type { MaintenanceLimits, MaintenanceReport, Store } from '../types.js';
@@ -18,6 +20,7 @@ export class SqliteStore implements Store {
   readonly lists: SqliteListStore;
   readonly bans: SqliteBanStore;
   readonly strikes: SqliteStrikeStore;
+  readonly recipients: SqliteRecipientStore;
   private readonly db: Db;
   private readonly writer: SqliteWriter;
   private readonly queue: CommitQueue;
@@ -35,6 +38,7 @@ export class SqliteStore implements Store {
     this.lists = new SqliteListStore(this.db, this.writer);
     this.bans = new SqliteBanStore(this.db, this.queue, this.writer);
     this.strikes = new SqliteStrikeStore(this.db, this.queue, this.writer);
+    this.recipients = new SqliteRecipientStore(this.db, this.writer);
   }
 
   describe(): string {

@@ -2,7 +2,7 @@
 // through the writer, so the event loop that answers Postfix never waits on a commit, a WAL
 // checkpoint or a maintenance pass.
 import type { ResultRecord } from '../../core/result.js';
-import type { Ban, ClientState, ListEntry, ListEntryInput, ListSelector, MaintenanceLimits, MaintenanceReport, TripletLabels, TripletState } from '../types.js';
+import type { Ban, ClientState, ListEntry, ListEntryInput, ListSelector, MaintenanceLimits, MaintenanceReport, RecipientEntry, RecipientInput, TripletLabels, TripletState } from '../types.js';
 
 export interface TripletWrite {
   key: string;
@@ -25,6 +25,9 @@ export interface StrikeWrite {
 /** A list entry ready to store: value normalised, type known. */
 export type ListEntryWrite = ListEntryInput & Pick<ListEntry, 'type'>;
 
+/** A valid recipient ready to store: address normalised, domain known. */
+export type RecipientWrite = RecipientInput & Pick<RecipientEntry, 'domain'>;
+
 /** A history record as positional values (no repeated key names): cheaper to serialise by the thousand. */
 export type HistoryTuple = [
   time: number, node: string, protocol: string, stage: string, clientAddress: string, clientName: string, helo: string,
@@ -44,6 +47,8 @@ export type WriterRequest =
   | { id: number; kind: 'commit'; triplets: TripletWrite[]; clients: ClientWrite[]; strikes: StrikeWrite[]; history: HistoryTuple[] }
   | { id: number; kind: 'listsPut'; entries: ListEntryWrite[] }
   | { id: number; kind: 'listsRemove'; selector: ListSelector }
+  | { id: number; kind: 'recipientsAdd'; entries: RecipientWrite[] }
+  | { id: number; kind: 'recipientsRemove'; address: string }
   | { id: number; kind: 'bansPut'; ban: Ban }
   | { id: number; kind: 'bansLift'; network: string }
   | { id: number; kind: 'strikesClear'; address: string }
@@ -59,6 +64,8 @@ export type WriterReply =
       report?: MaintenanceReport;
       /** listsPut: the stored entries, each with whether it was new. */
       entries?: { entry: ListEntry; created: boolean }[];
+      /** recipientsAdd: the stored entries, each with whether it was new. */
+      recipients?: { entry: RecipientEntry; created: boolean }[];
       /** bansPut: the ban as stored. */
       ban?: Ban;
     }

@@ -1,13 +1,16 @@
 // The SQLite writer thread: owns the only write connection of the daemon and applies, in order,
-// batches of greylist updates, strikes and history records (one transaction each), flushes, list
-// and ban changes (each bumping its version counter in the same transaction), and the maintenance
+// batches of greylist updates, strikes and history records (one transaction each), flushes, list,
+// ban and recipient changes (each bumping its version counter in the same transaction), and the maintenance
 // passes that delete expired rows in batches. The main thread only reads.
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDatabaseFile, type Db } from './database.js';
 import { likeContains } from './sql.js';
-import type { ClientWrite, HistoryTuple, ListEntryWrite, StrikeWrite, TripletWrite, WriterInit, WriterReply, WriterRequest } from './writer-protocol.js';
-import type { Ban, ListEntry, ListSelector, MaintenanceLimits, MaintenanceReport } from '../types.js';
-import { BANS_VERSION, banFromRow, LISTS_VERSION, listEntryFromRow, mergeBan, type BanDbRow, type ListEntryDbRow } from './rows.js';
+import type { ClientWrite, HistoryTuple, ListEntryWrite, RecipientWrite, StrikeWrite, TripletWrite, WriterInit, WriterReply, WriterRequest } from './writer-protocol.js';
+import type { Ban, ListEntry, ListSelector, MaintenanceLimits, MaintenanceReport, RecipientEntry } from '../types.js';
+import {
+  BANS_VERSION, banFromRow, LISTS_VERSION, listEntryFromRow, mergeBan, RECIPIENTS_VERSION, recipientFromRow,
+  type BanDbRow, type ListEntryDbRow, type RecipientDbRow,
+} from './rows.js';
 
 const DELETE_BATCH = 2000;
 
@@ -28,6 +31,10 @@ class Writer {
   private readonly updateListEntry;
   private readonly getBan;
   private readonly putBan;
+  private readonly findRecipient;
+  private readonly getRecipient;
+  private readonly insertRecipient;
+  private readonly updateRecipient;
 
   constructor(private readonly db: Db) {
     this.putTriplet = db.prepare(
@@ -77,6 +84,12 @@ class Writer {
        ON CONFLICT(network) DO UPDATE SET reason = excluded.reason, source = excluded.source,
          created_at = excluded.created_at, expires_at = excluded.expires_at`,
     );
+    this.findRecipient = db.prepare('SELECT id FROM recipients WHERE address = ?');
+    this.getRecipient = db.prepare('SELECT * FROM recipients WHERE id = ?');
+    this.insertRecipient = db.prepare(
+      `INSERT INTO recipients (address, domain, comment, added_by, created_at) VALUES (@address, @domain, @comment, @addedBy, @createdAt)`,
+    );
+    this.updateRecipient = db.prepare('UPDATE recipients SET comment = @comment, added_by = @addedBy, created_at = @createdAt WHERE id = @id');
     this.commitBatch = db.transaction((triplets: TripletWrite[], clients: ClientWrite[], strikes: StrikeWrite[], history: HistoryTuple[]) => {
       for (const { key, value } of triplets) {
         if (value === null) this.deleteTriplet.run(key);
@@ -117,6 +130,16 @@ class Writer {
         return { id: request.id, ok: true, entries: this.db.transaction(() => this.putListEntries(request.entries))() };
       case 'listsRemove':
         return { id: request.id, ok: true, changes: this.db.transaction(() => this.removeListEntry(request.selector))() };
+      case 'recipientsAdd':
+        return { id: request.id, ok: true, recipients: this.db.transaction(() => this.putRecipients(request.entries))() };
+      case 'recipientsRemove': {
+        const remove = this.db.transaction(() => {
+          const changes = this.db.prepare('DELETE FROM recipients WHERE address = ?').run(request.address).changes;
+          if (changes > 0) this.bumpVersion.run(RECIPIENTS_VERSION);
+          return changes;
+        });
+        return { id: request.id, ok: true, changes: remove() };
+      }
       case 'bansPut':
         return { id: request.id, ok: true, ban: this.db.transaction(() => this.putBanMerged(request.ban))() };
       case 'bansLift': {
@@ -176,6 +199,22 @@ class Writer {
         : this.db.prepare('DELETE FROM list_entries WHERE kind = ? AND value = ? AND scope = ?').run(selector.kind, selector.value, selector.scope).changes;
     if (changes > 0) this.bumpVersion.run(LISTS_VERSION);
     return changes;
+  }
+
+  private putRecipients(entries: RecipientWrite[]): { entry: RecipientEntry; created: boolean }[] {
+    const stored = entries.map((entry) => {
+      const existing = this.findRecipient.get(entry.address) as { id: number } | undefined;
+      let id: number;
+      if (existing) {
+        id = existing.id;
+        this.updateRecipient.run({ comment: entry.comment, addedBy: entry.addedBy, createdAt: entry.createdAt, id });
+      } else {
+        id = Number(this.insertRecipient.run(entry).lastInsertRowid);
+      }
+      return { entry: recipientFromRow(this.getRecipient.get(id) as RecipientDbRow), created: !existing };
+    });
+    if (stored.length > 0) this.bumpVersion.run(RECIPIENTS_VERSION);
+    return stored;
   }
 
   private putBanMerged(ban: Ban): Ban {
