@@ -110,3 +110,16 @@ test('help, version and usage errors', () => {
   assert.match(badOption.stderr, /Unknown option '--colour'/);
   assert.equal(rempart(['greylist', 'list', '--limit', 'x', '--config', '/dev/null']).code, 2);
 });
+
+test('config check lists only the checks that are enabled', () => {
+  const dir = tempDir();
+  try {
+    const file = join(dir, 'rempart.yaml');
+    writeFileSync(file, `store: { path: ${dir}/store }\nlists: { enabled: false }\nbans: { enabled: false }\ngreylist: { enabled: false }\nrecipients: { unknown: off }\n`);
+    const { code, stdout } = rempart(['config', 'check', '--config', file]);
+    assert.equal(code, 0);
+    assert.match(stdout, /checks enabled: helo, rdns, sender, strikes\n/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

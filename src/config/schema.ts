@@ -242,6 +242,9 @@ const strikesSchema = z
   })
   .prefault({});
 
+const switchSchema = (what: string) =>
+  z.strictObject({ enabled: z.boolean().default(true).describe(what) }).prefault({});
+
 const relaySchema = z
   .strictObject({
     enabled: z.boolean().default(true).describe('reject mail for other domains from untrusted clients (acts only when local_domains is set)'),
@@ -278,6 +281,8 @@ export const configSchema = z.strictObject({
   sender: senderSchema,
   relay: relaySchema,
   recipients: recipientsSchema,
+  lists: switchSchema('apply the allow/block lists of the store (rempart allow|block)'),
+  bans: switchSchema('refuse banned clients (spamtraps, strikes, rempart bans add)'),
   spamtraps: spamtrapsSchema,
   strikes: strikesSchema,
   dnsbl: dnsblSchema,

@@ -60,5 +60,5 @@ export const bansCheck: CheckDescriptor = {
   name: 'bans',
   stages: ['connect', 'helo', 'mail', 'rcpt', 'data', 'eom', 'other'],
   timeoutMs: 2500,
-  create: (env) => createBans(env),
+  create: (env) => (env.config.bans.enabled ? createBans(env) : undefined),
 };

@@ -67,5 +67,5 @@ export const listsCheck: CheckDescriptor = {
   name: 'lists',
   stages: ['connect', 'helo', 'mail', 'rcpt'],
   timeoutMs: 2500,
-  create: (env) => createLists(env),
+  create: (env) => (env.config.lists.enabled ? createLists(env) : undefined),
 };
