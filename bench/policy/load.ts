@@ -9,13 +9,60 @@ import { performance } from 'node:perf_hooks';
 // Request attributes
 
 /** Greylisting grows per /24 network; triplet ids map to distinct /24s (up to 100 * 65536). */
-const MAX_TRIPLETS = 100 * 65536;
+export const MAX_TRIPLETS = 100 * 65536;
 
 /** Local recipients the benchmark mails to (a small, realistic set). */
-const RECIPIENTS = 200;
+export const RECIPIENTS = 200; // addresses
 
 /** Counts requests, so that instance and client port differ from one request to the next. */
 let sequence = 0;
+
+/** The client address of triplet `id`: a distinct /24 per id, 11.0.0.0/8 .. 110.0.0.0/8 (never 127/8, 10/8 or 0/8). */
+export function clientAddress(id: number): string {
+  const a = 11 + (id >>> 16);
+  const b = (id >>> 8) & 255;
+  const c = id & 255;
+  const d = 1 + ((id * 7) % 254);
+  return `${a}.${b}.${c}.${d}`;
+}
+
+/**
+ * Sender domains: `m<id>.example.com` (the benchmark's DNS server answers A for every name under
+ * example.com, no MX), except one id in 50 (2 %), whose domain is `m<id>.example.org`: that zone is
+ * empty, so those domains do not exist (NXDOMAIN). Same length either way, so the requests of the
+ * greylisting-only servers, which look nothing up, are the same size.
+ */
+export const SENDER_DOMAIN_FOUND = 'example.com';
+export const SENDER_DOMAIN_MISSING = 'example.org';
+const MISSING_DOMAIN_EVERY = 50; // ids; 1 in 50 = 2 %
+
+/** The envelope sender of triplet `id` ('' for the null sender of one id in 20, as bounces). */
+export function senderAddress(id: number): string {
+  if (id % 20 === 0) return '';
+  const parent = id % MISSING_DOMAIN_EVERY === 3 ? SENDER_DOMAIN_MISSING : SENDER_DOMAIN_FOUND;
+  return `news${id % 1000}@m${id.toString(36)}.${parent}`;
+}
+
+/** Where the benchmark's DNS block lists list the client of triplet `id`. */
+export type DnsblListing = 'reject' | 'reject-filtered' | 'score' | undefined;
+
+/** Per mille of client addresses in each list (disjoint sets, chosen by a hash of the id). */
+export const DNSBL_PER_MILLE = { reject: 10, 'reject-filtered': 5, score: 10 } as const; // 1 %, 0.5 %, 1 %
+
+/**
+ * The DNS block list entry of triplet `id`'s client, if any: `reject` = listed in the reject zone
+ * with an answer inside its filter (127.0.0.2), `reject-filtered` = present in the reject zone but
+ * with an answer outside the filter (127.0.0.20: not a listing), `score` = listed in the score zone.
+ */
+export function dnsblListing(id: number): DnsblListing {
+  let h = Math.imul(id ^ 0x9e3779b9, 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  const bucket = ((h ^ (h >>> 16)) >>> 0) % 1000;
+  if (bucket < DNSBL_PER_MILLE.reject) return 'reject';
+  if (bucket < DNSBL_PER_MILLE.reject + DNSBL_PER_MILLE['reject-filtered']) return 'reject-filtered';
+  if (bucket < DNSBL_PER_MILLE.reject + DNSBL_PER_MILLE['reject-filtered'] + DNSBL_PER_MILLE.score) return 'score';
+  return undefined;
+}
 
 /**
  * A full Postfix 3.7-style RCPT-stage request for triplet `id`. The client network, the client
@@ -25,18 +72,14 @@ let sequence = 0;
 export function policyRequest(id: number): string {
   if (id < 0 || id >= MAX_TRIPLETS) throw new Error(`triplet id ${id} outside 0..${MAX_TRIPLETS - 1}`);
   const seq = ++sequence;
-  // a distinct /24 per id: 11.0.0.0/8 .. 110.0.0.0/8, never 127/8 or 0/8
-  const a = 11 + (id >>> 16);
-  const b = (id >>> 8) & 255;
-  const c = id & 255;
+  const address = clientAddress(id);
   const d = 1 + ((id * 7) % 254);
-  const address = `${a}.${b}.${c}.${d}`;
   const host = `mail${d}.n${id.toString(36)}.example.net`;
   const named = id % 10 < 7; // 70 % of clients have forward-confirmed names
   const clientName = named ? host : 'unknown';
   const reverseName = id % 10 < 9 ? host : 'unknown';
   const helo = named ? host : `[${address}]`;
-  const sender = id % 20 === 0 ? '' : `news${id % 1000}@m${id.toString(36)}.example.com`;
+  const sender = senderAddress(id);
   const recipient = `user${id % RECIPIENTS}@bench.example`;
   const tls = id % 2 === 0;
   const instance = `${(seq & 0xffff).toString(16)}.${(0x6560000 + seq).toString(16)}.${(seq * 7919) % 1000000}.0`;
@@ -211,6 +254,8 @@ export interface LoadOptions {
   maxErrors?: number;
   /** Server pid for CPU and memory sampling (/proc/PID/stat, /proc/PID/status). */
   serverPid: number;
+  /** Helper processes of the server (its DNS servers), whose CPU is measured apart (default: none). */
+  helperPids?: number[];
   /** Called about once a second with the number of measured replies so far. */
   progress?: (done: number) => void;
 }
@@ -233,6 +278,8 @@ export interface LoadResult {
   serverCpuPercent: number;
   /** Load generator CPU use over the window, in % of one core. */
   clientCpuPercent: number;
+  /** CPU use of the helper processes (DNS servers) over the window, in % of one core (NaN: no helpers). */
+  helperCpuPercent: number;
   /** CPU used by everything else on the machine over the window, in % of one core (noise). */
   otherCpuPercent: number;
   /** Server resident set at the end, in MB. */
@@ -285,7 +332,10 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
     let stopping = false;
     let windowStart = start;
     let windowEnd = start;
+    const helperPids = options.helperPids ?? [];
+    const helperCpu = () => helperPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
     let cpuAtStart = measuring ? cpuSeconds(options.serverPid) : 0;
+    let helperAtStart = measuring ? helperCpu() : 0;
     let clientCpuAtStart = process.cpuUsage();
     let machineAtStart = machineBusySeconds();
     let open = 0;
@@ -296,6 +346,7 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
       measuring = true;
       windowStart = performance.now();
       cpuAtStart = cpuSeconds(options.serverPid);
+      helperAtStart = helperCpu();
       clientCpuAtStart = process.cpuUsage();
       machineAtStart = machineBusySeconds();
     };
@@ -317,6 +368,7 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
       clearInterval(progressTimer);
       if (!measuring) beginMeasuring();
       const cpu = cpuSeconds(options.serverPid) - cpuAtStart;
+      const helpers = helperCpu() - helperAtStart;
       const clientCpu = process.cpuUsage(clientCpuAtStart);
       const machine = machineBusySeconds() - machineAtStart;
       const elapsed = Math.max(1e-6, (performance.now() - windowStart) / 1000);
@@ -335,7 +387,8 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
         cpuMicrosPerRequest: measured > 0 ? (cpu * 1e6) / measured : NaN,
         serverCpuPercent: (cpu / seconds) * 100,
         clientCpuPercent: ((clientCpu.user + clientCpu.system) / 1e6 / seconds) * 100,
-        otherCpuPercent: Math.max(0, ((machine - cpu - (clientCpu.user + clientCpu.system) / 1e6) / elapsed) * 100),
+        helperCpuPercent: helperPids.length > 0 ? (helpers / seconds) * 100 : NaN,
+        otherCpuPercent: Math.max(0, ((machine - cpu - helpers - (clientCpu.user + clientCpu.system) / 1e6) / elapsed) * 100),
         rssMB: memoryMB(options.serverPid).rss,
         actions,
       });

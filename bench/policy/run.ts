@@ -1,6 +1,7 @@
-// Policy server benchmark (run on demand, not a test): drives Rempart and postgrey in the same run
-// with the `new`, `retry` and `mix` greylisting workloads, fills Rempart with 1,000,000 triplets to
-// measure its memory, and writes the results into docs/benchmarks.md between markers.
+// Policy server benchmark (run on demand, not a test): drives Rempart (greylisting alone, and with
+// the whole envelope pipeline on against local DNS servers) and postgrey in the same run with the
+// `new`, `retry` and `mix` workloads, fills Rempart with 1,000,000 triplets to measure its memory,
+// and writes the results into docs/benchmarks.md between markers.
 // Run: npm run bench:policy [-- --quick] [-- --help for all options]
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
@@ -8,22 +9,24 @@ import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { availableParallelism, release } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { runLoad, memoryMB, TripletIds, workloadSource, type KnownSet, type LoadResult, type WorkloadName } from './load.js';
-import { REPO_ROOT, serverVersion, startServer, type RunningServer, type ServerName } from './servers.js';
+import { runLoad, memoryMB, TripletIds, workloadSource, DNSBL_PER_MILLE, RECIPIENTS, SENDER_DOMAIN_FOUND, SENDER_DOMAIN_MISSING, type KnownSet, type LoadResult, type WorkloadName } from './load.js';
+import { PLACEHOLDERS, REPO_ROOT, SERVER_NAMES, rempartConfig, serverVersion, startServer, type RunningServer, type ServerName } from './servers.js';
+import { DNSBL_REJECT_ZONE, DNSBL_SCORE_ZONE, FILTERED_ANSWER, LISTED_ANSWER, REJECT_ZONE_FILTER, dnsDescription } from './dns.js';
 
 const usage = `npm run bench:policy -- [options]
 
-  --quick                  smoke run of under a minute (3 s per workload, small fills); does not
+  --quick                  smoke run of about a minute (3 s per workload, small fills); does not
                            write docs/benchmarks.md unless --write is given
-  --servers LIST           servers to run, comma-separated: rempart, postgrey, null (default all three;
-                           null answers DUNNO without work and runs only the first workload: it
-                           shows the load generator's own ceiling)
+  --servers LIST           servers to run, comma-separated: rempart (greylisting alone), rempart-envelope
+                           (every envelope check on, DNS from a local dnsmasq + rbldnsd), postgrey,
+                           null (default all four; null answers DUNNO without work and runs only the
+                           first workload: it shows the load generator's own ceiling)
   --workloads LIST         workloads, comma-separated: new, retry, mix (default new,retry,mix)
   --connections LIST       connection counts, comma-separated (default 50 connections)
   --duration S             measured time per workload, in s (default 20 s; quick 3 s)
   --requests N             measured requests per workload instead of a fixed --duration (default: unset)
   --warmup S               unmeasured time before each workload, in s (default 3 s; quick 1 s)
-  --known N                known triplets for the retry/mix workloads, the same on both servers:
+  --known N                known triplets for the retry/mix workloads, the same on every server:
                            stored, retried once after the delay (unmeasured), then replayed
                            (default 20000 triplets; quick 2000)
   --mix-new F              fraction of new triplets in the mix workload (default 0.5 = 50 %)
@@ -31,8 +34,8 @@ const usage = `npm run bench:policy -- [options]
   --fill-postgrey N        the same for postgrey (default 20000 triplets; quick 2000; 0 = skip)
   --fill-connections N     connections used by the fills (default 50 connections)
   --fill-limit S           stop a fill after this long, in s (default 300 s)
-  --delay S                greylisting delay of both servers, in s (default 1 s, so that retries pass)
-  --no-allow-lists         do not load Debian's postgrey allow lists (default: both servers load them)
+  --delay S                greylisting delay of every server, in s (default 1 s, so that retries pass)
+  --no-allow-lists         do not load Debian's postgrey allow lists (default: every server loads them)
   --write / --no-write     update docs/benchmarks.md (default: write, except with --quick)
   --doc FILE               the file to update (default docs/benchmarks.md)
   --json FILE              also write the raw results as JSON
@@ -46,6 +49,10 @@ const TARGET_SPEEDUP = 10; // Rempart requests/s ≥ 10× postgrey's, every work
 const TARGET_P99_MS = 5; // Rempart p99 < 5 ms
 const TARGET_RSS_MB = 150; // Rempart RSS < 150 MB with 1,000,000 triplets
 const TARGET_FILL = 1_000_000; // triplets
+const TARGET_ENVELOPE_SPEEDUP = 5; // Rempart with the whole envelope pipeline: requests/s ≥ 5× postgrey's, every workload
+const ENVELOPE = 'rempart-envelope';
+const DNS_CACHE_DEFAULT = 10_000; // answers: rempart's dns.cache_size default
+const DNS_ANSWERS_PER_TRIPLET = 5; // answers per new client: sender MX, A, AAAA, and one per DNS list (2)
 
 interface Plan {
   quick: boolean;
@@ -138,8 +145,8 @@ function parsePlan(argv: string[]): Plan {
     process.exit(0);
   }
   const quick = values.quick ?? false;
-  const servers = list(values.servers ?? 'rempart,postgrey,null');
-  for (const s of servers) if (s !== 'rempart' && s !== 'postgrey' && s !== 'null') throw new Error(`--servers: unknown server ${s}`);
+  const servers = list(values.servers ?? SERVER_NAMES.join(','));
+  for (const s of servers) if (!(SERVER_NAMES as readonly string[]).includes(s)) throw new Error(`--servers: unknown server ${s}`);
   const workloads = list(values.workloads ?? 'new,retry,mix');
   for (const w of workloads) if (w !== 'new' && w !== 'retry' && w !== 'mix') throw new Error(`--workloads: unknown workload ${w}`);
   const connections = list(values.connections ?? String(TARGET_CONNECTIONS)).map((c) => Math.round(positive('connections', c, 1)));
@@ -203,6 +210,7 @@ async function fillTriplets(server: RunningServer, ids: TripletIds, count: numbe
     requests: count,
     durationMs: limitS * 1000,
     serverPid: server.pid,
+    helperPids: server.helperPids,
     progress: (done) => {
       if (process.stderr.isTTY) process.stderr.write(`\r  ${server.name}: ${fmt(done)} / ${fmt(count)} triplets `);
     },
@@ -242,6 +250,7 @@ async function benchServer(name: ServerName, plan: Plan): Promise<ServerRuns> {
               requests: known.count,
               durationMs: plan.fillLimitS * 1000,
               serverPid: server.pid,
+              helperPids: server.helperPids,
             });
             out.knownFill = {
               triplets: filled.result.requests,
@@ -263,11 +272,12 @@ async function benchServer(name: ServerName, plan: Plan): Promise<ServerRuns> {
               : { durationMs: plan.durationS * 1000 }),
             warmupMs: plan.warmupS * 1000,
             serverPid: server.pid,
+            helperPids: server.helperPids,
           });
           log(
             `${name} ${workload} c=${connections}: ${fmt(result.requestsPerSecond)} req/s, p50 ${fmt(result.p50Ms, 2)} ms, ` +
               `p99 ${fmt(result.p99Ms, 2)} ms, ${fmt(result.cpuMicrosPerRequest)} µs CPU/req, RSS ${fmt(result.rssMB, 1)} MB, ` +
-              `server CPU ${fmt(result.serverCpuPercent)} %, load gen CPU ${fmt(result.clientCpuPercent)} %, other CPU ${fmt(result.otherCpuPercent)} %, errors ${result.errors}; ${actionsText(result.actions)}`,
+              `server CPU ${fmt(result.serverCpuPercent)} %, ${server.helperPids.length > 0 ? `DNS servers CPU ${fmt(result.helperCpuPercent)} %, ` : ''}load gen CPU ${fmt(result.clientCpuPercent)} %, other CPU ${fmt(result.otherCpuPercent)} %, errors ${result.errors}; ${actionsText(result.actions)}`,
           );
           out.runs.push({ workload, result });
         }
@@ -277,7 +287,7 @@ async function benchServer(name: ServerName, plan: Plan): Promise<ServerRuns> {
       server = undefined;
     }
 
-    const fillCount = name === 'null' ? 0 : plan.fill[name];
+    const fillCount = name === 'null' || name === ENVELOPE ? 0 : plan.fill[name]; // the memory fill is about greylisting: not for the envelope variant
     if (fillCount > 0) {
       log(`${name}: fresh server, storing ${fmt(fillCount)} triplets over ${plan.fillConnections} connections`);
       server = await startServer(name, serverOptions);
@@ -376,6 +386,19 @@ function targets(plan: Plan, all: ServerRuns[]): TargetRow[] {
     measured: fill ? `${fmt(fill.rssMB, 1)} MB with ${fmt(fill.triplets)} triplets (peak ${fmt(fill.peakMB, 1)} MB)` : 'not measured',
     status: fill && fill.triplets >= TARGET_FILL && fill.errors === 0 ? (fill.rssMB < TARGET_RSS_MB ? 'met' : 'not met') : 'not measured',
   });
+  const envelope = all.find((s) => s.server === ENVELOPE);
+  if (envelope) {
+    for (const w of plan.workloads) {
+      const e = at(envelope, w);
+      const p = at(postgrey, w);
+      const ratio = e && p && p.requestsPerSecond > 0 ? e.requestsPerSecond / p.requestsPerSecond : NaN;
+      rows.push({
+        target: `\`${w}\`: envelope pipeline ≥ ${TARGET_ENVELOPE_SPEEDUP}× postgrey requests/s at ${TARGET_CONNECTIONS} connections`,
+        measured: Number.isFinite(ratio) ? `${fmt(ratio, 1)}× (${fmt(e!.requestsPerSecond)} vs ${fmt(p!.requestsPerSecond)} requests/s)` : 'not measured',
+        status: Number.isFinite(ratio) ? (ratio >= TARGET_ENVELOPE_SPEEDUP && e!.errors === 0 ? 'met' : 'not met') : 'not measured',
+      });
+    }
+  }
   return rows;
 }
 
@@ -400,6 +423,29 @@ function readingNotes(plan: Plan, all: ServerRuns[]): string[] {
     notes.push(
       `- **Throughput.** The rate is (cores used) × 1,000,000 / (CPU µs per request): "server CPU %" near 100 % per thread ` +
         `it can run means it is CPU-bound, and with 2 cores the load generator needs its share too. ${TARGET_SPEEDUP}× postgrey means: ${needed.join('; ')}.`,
+    );
+  }
+  const envelopeNotes: string[] = [];
+  for (const w of plan.workloads) {
+    const e = at(ENVELOPE, w);
+    const r = at('rempart', w);
+    const p = at('postgrey', w);
+    if (!e || !r) continue;
+    envelopeNotes.push(
+      `\`${w}\` ${fmt(e.requestsPerSecond)} requests/s, ${fmt((e.requestsPerSecond / r.requestsPerSecond) * 100)} % of greylisting alone, ` +
+        `${fmt(e.cpuMicrosPerRequest)} µs rempart CPU per request (${fmt(e.cpuMicrosPerRequest - r.cpuMicrosPerRequest)} µs more) ` +
+        `and ${fmt((e.helperCpuPercent / 100 / e.requestsPerSecond) * 1e6)} µs of DNS servers' CPU` +
+        (p ? `; ${TARGET_ENVELOPE_SPEEDUP}× postgrey is ${fmt(TARGET_ENVELOPE_SPEEDUP * p.requestsPerSecond)} requests/s` : ''),
+    );
+  }
+  if (envelopeNotes.length > 0) {
+    notes.push(
+      `- **Envelope pipeline.** ${envelopeNotes.join('; ')}. Each new client costs about ${DNS_ANSWERS_PER_TRIPLET} DNS lookups (sender MX, then A and AAAA; ` +
+        'one per DNS list), and the DNS servers share the 2 cores with rempart and the load generator. Rempart caches answers ' +
+        'for their TTL (60 s here; NXDOMAIN and NODATA 1 min) up to `dns.cache_size` (10,000 answers by default): ' +
+        (plan.known * DNS_ANSWERS_PER_TRIPLET > DNS_CACHE_DEFAULT
+          ? `fewer than the ${fmt(plan.known)} known triplets need (about ${DNS_ANSWERS_PER_TRIPLET} answers each), so most retries look their client and sender up again.`
+          : `enough for the ${fmt(plan.known)} known triplets (about ${DNS_ANSWERS_PER_TRIPLET} answers each), so retries within the TTL are answered from the cache.`),
     );
   }
   const rate = 1000 / TARGET_P99_MS * TARGET_CONNECTIONS;
@@ -441,7 +487,7 @@ function report(plan: Plan, all: ServerRuns[], started: Date, finished: Date): s
       (plan.quick ? ' **This was a `--quick` smoke run: short phases, small fills; not for comparison.**' : ''),
     '',
   );
-  lines.push('Run it with `npm run bench:policy` (builds first; takes about 5 minutes), or a smoke run of under a minute with');
+  lines.push('Run it with `npm run bench:policy` (builds first; takes about 7 minutes), or a smoke run of about a minute with');
   lines.push('`npm run bench:policy -- --quick`. Options (`npm run bench:policy -- --help`):', '');
   lines.push('```', usage.trimEnd(), '```', '');
   lines.push(
@@ -455,43 +501,68 @@ function report(plan: Plan, all: ServerRuns[], started: Date, finished: Date): s
       'request outstanding on each, as Postfix does: a full RCPT-stage request of Postfix 3.7 (31 attributes: client address, ' +
       'client and reverse names, HELO, sender, recipient, instance, size, TLS, …), many requests per connection. ' +
       'Workloads: `new` sends a triplet never seen before each time (every triplet in its own client /24 with its own sender); ' +
-      `\`retry\` first stores a known set of ${fmt(plan.known)} triplets (same on both servers), waits for the greylisting delay, retries each ` +
+      `\`retry\` first stores a known set of ${fmt(plan.known)} triplets (same on every server), waits for the greylisting delay, retries each ` +
       'once (they pass; not measured), then replays random triplets of that set: a regular correspondent whose triplet already passed; ' +
       `\`mix\` is ${fmt(plan.mixNew * 100)} % new, the rest retries. ` +
       `Each workload runs ${plan.warmupS} s unmeasured, then ${plan.requests !== undefined ? `${fmt(plan.requests)} requests` : `${plan.durationS} s`} measured. ` +
       'Latency is from writing a request to reading the end of its reply. CPU is the server\'s utime + stime from /proc/PID/stat ' +
       '(all threads, plus any child processes) over the measured window, divided by the requests answered; RSS is VmRSS from ' +
       '/proc/PID/status at the end of the workload. "server CPU %" and "load gen CPU %" are percent of one core: with 2 cores, ' +
-      'a value near 100 % means that process was the bottleneck. "other CPU %" is what the rest of the machine used meanwhile ' +
-      '(/proc/stat minus both): above a few percent, something else was running and the row is less reliable.',
+      'a value near 100 % means that process was the bottleneck. "DNS CPU %" is the same for the envelope pipeline\'s two DNS servers ' +
+      '(dnsmasq and rbldnsd together; not included in CPU µs/request, which is rempart\'s own). "other CPU %" is what the rest of the machine used meanwhile ' +
+      '(/proc/stat minus the server, its DNS servers and the load generator): above a few percent, something else was running and the row is less reliable. ' +
+      'Servers: `rempart` is greylisting alone, as postgrey does it; `rempart-envelope` is the whole envelope pipeline (below) with ' +
+      'its DNS answered by local servers on loopback; `postgrey` is Debian\'s; `null` answers DUNNO without work. ' +
+      '"replies" is the share of each reply action (first word): `DEFER_IF_PERMIT` greylisted, `DUNNO` passed, `PREPEND` a passing ' +
+      'first retry (X-Greylist header), `450` sender domain not found (4.1.8) or a client banned by strikes (4.7.1), `554` client listed in a reject DNS list.',
     '',
   );
   lines.push(
-    `**Configuration.** Both greylist by (client /24, sender, recipient) with a ${plan.delayS} s delay` +
-      (plan.allowLists ? ', and both load Debian\'s postgrey allow lists (/etc/postgrey/whitelist_clients, whitelist_recipients)' : ', no allow lists') +
-      '. Rempart: `node dist/src/cli/main.js serve --config FILE` with `my_networks: []`, `log: { level: warn }`, ' +
-      '`sender: { domain_not_found: off, null_mx: off }` (no DNS checks: postgrey has none), a fresh store in a ' +
-      'temporary directory and otherwise default settings (SQLite store, history records on, the HELO and reverse-DNS rules ' +
-      'scoring from the request\'s attributes). postgrey: in the foreground with ' +
+    `**Configuration.** All greylist by (client /24, sender, recipient) with a ${plan.delayS} s delay` +
+      (plan.allowLists ? ', and all load Debian\'s postgrey allow lists (/etc/postgrey/whitelist_clients, whitelist_recipients)' : ', no allow lists') +
+      '. Rempart, greylisting alone (`rempart`): `node dist/src/cli/main.js serve --config FILE` with `my_networks: []`, ' +
+      '`log: { level: warn }`, every other check off (HELO, reverse DNS, sender, recipients, lists, bans, strikes: postgrey ' +
+      'has none of them), a fresh store in a temporary directory and otherwise default settings (SQLite store, history ' +
+      'records on). postgrey: in the foreground with ' +
       '`--quiet` (no log line per decision), a fresh `--dbdir` in a temporary directory, otherwise Debian defaults (BerkeleyDB).',
     '',
   );
+  if (all.some((s) => s.server === ENVELOPE)) {
+    const pct = (perMille: number) => `${fmt(perMille / 10, 1)} %`;
+    lines.push(
+      '**Envelope pipeline (`rempart-envelope`).** The same greylisting, after every envelope check: HELO and reverse-DNS rules ' +
+        'at their defaults (from the request\'s attributes: 30 % of clients have no forward-confirmed name, 10 % no PTR), the sender ' +
+        'rules at their defaults (fully-qualified address, then the domain\'s MX, else A and AAAA, looked up in DNS), the relay check ' +
+        `(\`local_domains: [bench.example]\`), the recipients check (a file of the ${RECIPIENTS} recipients the load generator uses) and two DNS lists. ` +
+        `DNS: ${dnsDescription()}. The load generator's senders are \`news…@m<id>.${SENDER_DOMAIN_FOUND}\` (found), one in 50 ` +
+        `\`…@m<id>.${SENDER_DOMAIN_MISSING}\` (not found: 450), and the null sender one in 20 (not looked up); of its client addresses ` +
+        `(a hash of the triplet id), ${pct(DNSBL_PER_MILLE.reject)} are listed in \`${DNSBL_REJECT_ZONE}\` (${LISTED_ANSWER}: 554), ` +
+        `${pct(DNSBL_PER_MILLE['reject-filtered'])} are there with ${FILTERED_ANSWER}, outside its answer filter ${REJECT_ZONE_FILTER} (no listing), ` +
+        `and ${pct(DNSBL_PER_MILLE.score)} are listed in \`${DNSBL_SCORE_ZONE}\` (score 3, below every action threshold). ` +
+        'Its configuration (paths and ports filled in at start):',
+      '',
+      '```yaml',
+      rempartConfig(ENVELOPE, { delaySeconds: plan.delayS, allowLists: plan.allowLists }, PLACEHOLDERS).trimEnd(),
+      '```',
+      '',
+    );
+  }
   for (const s of all) if (s.problem) lines.push(`**${s.server}: ${s.problem.split('\n')[0]}**`, '');
 
   for (const w of plan.workloads) {
     lines.push(`### Workload \`${w}\``, '');
-    lines.push('| server | connections | requests/s | p50 ms | p99 ms | CPU µs/request | RSS MB | server CPU % | load gen CPU % | other CPU % | errors | replies |');
-    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+    lines.push('| server | connections | requests/s | p50 ms | p99 ms | CPU µs/request | RSS MB | server CPU % | DNS CPU % | load gen CPU % | other CPU % | errors | replies |');
+    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
     for (const s of all) {
       if (s.server === 'null' && !s.runs.some((r) => r.workload === w)) continue;
       for (const run of s.runs.filter((r) => r.workload === w)) {
         const r = run.result;
         lines.push(
           `| ${s.server} | ${r.connections} | ${fmt(r.requestsPerSecond)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ` +
-            `${fmt(r.cpuMicrosPerRequest)} | ${fmt(r.rssMB, 1)} | ${fmt(r.serverCpuPercent)} | ${fmt(r.clientCpuPercent)} | ${fmt(r.otherCpuPercent)} | ${r.errors} | ${actionsText(r.actions)} |`,
+            `${fmt(r.cpuMicrosPerRequest)} | ${fmt(r.rssMB, 1)} | ${fmt(r.serverCpuPercent)} | ${fmt(r.helperCpuPercent)} | ${fmt(r.clientCpuPercent)} | ${fmt(r.otherCpuPercent)} | ${r.errors} | ${actionsText(r.actions)} |`,
         );
       }
-      if (!s.runs.some((r) => r.workload === w)) lines.push(`| ${s.server} | – | not measured | | | | | | | | | |`);
+      if (!s.runs.some((r) => r.workload === w)) lines.push(`| ${s.server} | – | not measured | | | | | | | | | | |`);
     }
     lines.push('');
     if (w === 'retry') {
@@ -503,10 +574,10 @@ function report(plan: Plan, all: ServerRuns[], started: Date, finished: Date): s
   }
 
   lines.push('### Memory with many triplets', '');
-  lines.push('A fresh server is sent N distinct triplets (one request each, over ' + `${plan.fillConnections} connections); RSS is read 2 s after the last reply.`, '');
+  lines.push('A fresh server is sent N distinct triplets (one request each, over ' + `${plan.fillConnections} connections); RSS is read 2 s after the last reply (greylisting alone; not run for the envelope pipeline).`, '');
   lines.push('| server | triplets stored | time s | requests/s | RSS MB | peak RSS MB | store on disk MB | errors | replies |');
   lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---|');
-  for (const s of all.filter((x) => x.server !== 'null')) {
+  for (const s of all.filter((x) => x.server !== 'null' && x.server !== ENVELOPE)) {
     const f = s.fill;
     if (f) {
       lines.push(

@@ -1,14 +1,20 @@
 // Starts and stops the policy servers under test (Rempart and Debian's postgrey), each on its own
 // free loopback port with its own fresh database directory, and removes everything afterwards; also
-// a "null" server that answers DUNNO without any work, to show the load generator's own ceiling.
+// Rempart with the whole envelope pipeline on ("rempart-envelope", with its own local DNS servers,
+// see dns.ts), and a "null" server that answers DUNNO without any work, to show the load
+// generator's own ceiling.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { chownSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, waitForPort } from '../../test/helpers/ports.js';
+import { DNSBL_REJECT_ZONE, DNSBL_SCORE_ZONE, REJECT_ZONE_FILTER, startBenchDns } from './dns.js';
+import { RECIPIENTS } from './load.js';
 
-export type ServerName = 'rempart' | 'postgrey' | 'null';
+/** rempart: greylisting alone (as postgrey); rempart-envelope: every envelope check on, with DNS. */
+export type ServerName = 'rempart' | 'rempart-envelope' | 'postgrey' | 'null';
+export const SERVER_NAMES: readonly ServerName[] = ['rempart', 'rempart-envelope', 'postgrey', 'null'];
 
 /** The repository root (this file runs from dist/bench/policy/). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -33,6 +39,8 @@ export interface RunningServer {
   host: string;
   port: number;
   pid: number;
+  /** Helper processes (rempart-envelope's DNS servers; CPU measured apart), empty for the others. */
+  helperPids: number[];
   /** Database directory. */
   dir: string;
   /** Sum of the file sizes in the database directory, in MB. */
@@ -102,36 +110,104 @@ async function launch(name: ServerName, command: string, args: string[], port: n
     throw new Error(`${(error as Error).message}\n${tail}`);
   }
   if (child.pid === undefined) throw new Error(`${name}: no pid`);
-  return { name, host, port, pid: child.pid, dir, diskMB: () => dirSizeMB(dir), logTail, stop };
+  return { name, host, port, pid: child.pid, helperPids: [], dir, diskMB: () => dirSizeMB(dir), logTail, stop };
 }
 
-/** Starts Rempart (`node dist/src/cli/main.js serve --config FILE`) on a free port with a fresh store. */
-export async function startRempart(options: ServerOptions): Promise<RunningServer> {
-  if (!existsSync(REMPART_MAIN)) throw new Error(`${REMPART_MAIN} is missing: build first (npx tsc -p .)`);
-  const root = mkdtempSync(join(tmpdir(), 'rempart-bench-'));
-  const store = join(root, 'store');
-  const port = await freePort();
+/** Where a Rempart configuration puts things (real paths, or placeholders for the report). */
+export interface RempartPlaces {
+  store: string;
+  listen: string;
+  /** dns.servers entry (rempart-envelope only). */
+  dns: string;
+  /** Valid-recipients file (rempart-envelope only). */
+  recipients: string;
+}
+
+/** The YAML configuration of `rempart` (greylisting alone) or `rempart-envelope` (every envelope check). */
+export function rempartConfig(name: 'rempart' | 'rempart-envelope', options: ServerOptions, places: RempartPlaces): string {
   const lists = options.allowLists && existsSync(POSTGREY_CLIENTS) && existsSync(POSTGREY_RECIPIENTS);
-  const config = [
-    '# written by bench/policy/servers.ts',
-    'hostname: bench.example',
-    'my_networks: []',
-    `store: { path: ${JSON.stringify(store)} }`,
-    `policy: { listen: "127.0.0.1:${port}" }`,
-    'log: { level: warn }',
-    // Greylisting as postgrey does it: the DNS-based sender rules are off (postgrey has none, and
-    // this machine has no DNS); the HELO and reverse-DNS rules run, from the request's attributes.
-    'sender: { domain_not_found: off, null_mx: off }',
+  const greylist = [
     'greylist:',
     `  delay: ${options.delaySeconds}`,
     ...(lists
       ? [`  allow_clients_files: [${JSON.stringify(POSTGREY_CLIENTS)}]`, `  allow_recipients_files: [${JSON.stringify(POSTGREY_RECIPIENTS)}]`]
       : []),
+  ];
+  const common = [
+    'hostname: bench.example',
+    ...(name === 'rempart-envelope' ? ['local_domains: [bench.example]'] : []),
+    'my_networks: []',
+    `store: { path: ${JSON.stringify(places.store)} }`,
+    `policy: { listen: ${JSON.stringify(places.listen)} }`,
+    'log: { level: warn }',
+  ];
+  if (name === 'rempart') {
+    return [
+      '# written by bench/policy/servers.ts: greylisting alone',
+      ...common,
+      // Greylisting alone, as postgrey does it: every other check off (the envelope variant below
+      // shows the whole pipeline).
+      'helo: { invalid: off, not_fqdn: off, bare_ip: off, literal_mismatch: off, ours: off }',
+      'rdns: { missing: off, unconfirmed: off, dynamic: off }',
+      'sender: { not_fqdn: off, domain_not_found: off, null_mx: off }',
+      'recipients: { unknown: off }',
+      'lists: { enabled: false }',
+      'bans: { enabled: false }',
+      'strikes: { no_ptr: { strikes: 0 }, dnsbl: { strikes: 0 }, unknown_recipient: { strikes: 0 } }',
+      ...greylist,
+      '',
+    ].join('\n');
+  }
+  return [
+    '# written by bench/policy/servers.ts: the whole envelope pipeline',
+    ...common,
+    `dns: { servers: [${JSON.stringify(places.dns)}] }   # dnsmasq, forwarding the DNSBL zones to rbldnsd; other dns keys at their defaults`,
+    '# helo, rdns, sender, relay: every rule at its default (sender: FQDN, then MX, else A/AAAA lookups)',
+    `recipients: { files: [${JSON.stringify(places.recipients)}] }   # user0..user${RECIPIENTS - 1}@bench.example, all valid`,
+    'dnsbl:',
+    '  zones:',
+    `    - { zone: ${DNSBL_REJECT_ZONE}, action: reject, answers: [${JSON.stringify(REJECT_ZONE_FILTER)}] }`,
+    `    - { zone: ${DNSBL_SCORE_ZONE}, action: score, score: 3 }`,
+    ...greylist,
     '',
   ].join('\n');
-  const configPath = join(root, 'rempart.yaml');
-  writeFileSync(configPath, config);
-  return launch('rempart', process.execPath, [REMPART_MAIN, 'serve', '--config', configPath], port, store, root);
+}
+
+/** Placeholders for the report's copy of a configuration. */
+export const PLACEHOLDERS: RempartPlaces = { store: '/tmp/…/store', listen: '127.0.0.1:PORT', dns: '127.0.0.1:DNSPORT', recipients: '/tmp/…/recipients' };
+
+/**
+ * Starts Rempart (`node dist/src/cli/main.js serve --config FILE`) on a free port with a fresh store:
+ * greylisting alone, or (rempart-envelope) every envelope check, with its DNS servers started first.
+ */
+export async function startRempart(options: ServerOptions, name: 'rempart' | 'rempart-envelope' = 'rempart'): Promise<RunningServer> {
+  if (!existsSync(REMPART_MAIN)) throw new Error(`${REMPART_MAIN} is missing: build first (npx tsc -p .)`);
+  const root = mkdtempSync(join(tmpdir(), 'rempart-bench-'));
+  const store = join(root, 'store');
+  const port = await freePort();
+  const dns = name === 'rempart-envelope' ? await startBenchDns() : undefined;
+  try {
+    const recipients = join(root, 'recipients');
+    if (dns) writeFileSync(recipients, Array.from({ length: RECIPIENTS }, (_, i) => `user${i}@bench.example\n`).join(''));
+    const config = rempartConfig(name, options, { store, listen: `127.0.0.1:${port}`, dns: dns?.address ?? '', recipients });
+    const configPath = join(root, 'rempart.yaml');
+    writeFileSync(configPath, config);
+    const server = await launch(name, process.execPath, [REMPART_MAIN, 'serve', '--config', configPath], port, store, root);
+    if (!dns) return server;
+    return {
+      ...server,
+      helperPids: dns.pids,
+      logTail: () => `${server.logTail()}\n${dns.output().split('\n').slice(-5).join('\n')}`,
+      stop: async () => {
+        await server.stop();
+        await dns.stop();
+      },
+    };
+  } catch (error) {
+    await dns?.stop();
+    rmSync(root, { recursive: true, force: true });
+    throw error;
+  }
 }
 
 /** Starts postgrey in the foreground (so the spawned pid is the server) on a free port with a fresh dbdir. */
@@ -186,7 +262,8 @@ export async function startNull(): Promise<RunningServer> {
 
 export function startServer(name: ServerName, options: ServerOptions): Promise<RunningServer> {
   if (name === 'null') return startNull();
-  return name === 'rempart' ? startRempart(options) : startPostgrey(options);
+  if (name === 'postgrey') return startPostgrey(options);
+  return startRempart(options, name);
 }
 
 /** Version strings for the report. */
@@ -194,7 +271,7 @@ export function serverVersion(name: ServerName): string {
   try {
     if (name === 'null') return `null server (Node ${process.version}, answers DUNNO)`;
     if (name === 'postgrey') return execFileSync(POSTGREY, ['--version'], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n')[0]!;
-    return `rempart ${execFileSync(process.execPath, [REMPART_MAIN, '--version'], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'ignore'] }).trim()}`;
+    return `${name} ${execFileSync(process.execPath, [REMPART_MAIN, '--version'], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'ignore'] }).trim()}`;
   } catch {
     return `${name} (version unknown)`;
   }

@@ -126,7 +126,7 @@ const dnsSchema = z
     max_ttl: duration('1h', 0, 86400).describe('answers are cached for their TTL, at most this long'),
     negative_ttl: duration('1m', 0, 86400).describe('how long "no such name" and "no such record" answers are cached'),
     default_ttl: duration('5m', 0, 86400).describe('cache time of answers whose TTL is not reported (MX, PTR, TXT)'),
-    cache_size: z.number().int().min(0).max(10_000_000).default(10_000).describe('answers kept in the cache (least recently used dropped first)'),
+    cache_size: z.number().int().min(0).max(10_000_000).default(100_000).describe('answers kept in the cache, about 200 bytes each (least recently used dropped first)'),
   })
   .prefault({});
 

@@ -3,6 +3,8 @@
 import ipaddr from 'ipaddr.js';
 
 export type IpAddress = ipaddr.IPv4 | ipaddr.IPv6;
+
+const IPV4_SHAPE = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
 type Parsed = IpAddress;
 
 /**
@@ -12,8 +14,10 @@ type Parsed = IpAddress;
  */
 export function parseAddress(text: string): IpAddress | undefined {
   const trimmed = text.trim();
-  if (ipaddr.IPv4.isValidFourPartDecimal(trimmed)) return ipaddr.IPv4.parse(trimmed);
-  if (!ipaddr.IPv6.isValid(trimmed)) return undefined;
+  // Host names are the common input (HELO, domains): tell them apart without ipaddr.js, whose
+  // validity tests throw and catch an exception for every non-address.
+  if (IPV4_SHAPE.test(trimmed)) return ipaddr.IPv4.isValidFourPartDecimal(trimmed) ? ipaddr.IPv4.parse(trimmed) : undefined;
+  if (!trimmed.includes(':') || !ipaddr.IPv6.isValid(trimmed)) return undefined;
   const v6 = ipaddr.IPv6.parse(trimmed);
   if (v6.isIPv4MappedAddress()) return v6.toIPv4Address();
   return new ipaddr.IPv6(v6.parts);

@@ -165,11 +165,22 @@ export class ListMatcher {
 /** Bans indexed by network: the most specific unexpired ban holding a client address. */
 export class BanMatcher {
   private readonly networks = new NetworkMap<Ban>();
-  readonly size: number;
+  private readonly known = new Map<string, Ban>();
 
   constructor(bans: readonly Ban[]) {
-    for (const ban of bans) this.networks.add(ban.network, ban);
-    this.size = bans.length;
+    for (const ban of bans) this.add(ban);
+  }
+
+  get size(): number {
+    return this.known.size;
+  }
+
+  /** Adds (or extends) a ban: how this process's own new bans apply before the next reload. */
+  add(ban: Ban): void {
+    const existing = this.known.get(ban.network);
+    if (existing && (existing.expiresAt === 0 || (ban.expiresAt !== 0 && existing.expiresAt >= ban.expiresAt))) return;
+    this.known.set(ban.network, ban);
+    this.networks.add(ban.network, ban);
   }
 
   /** The ban of this client address at `now` (seconds), or undefined. */

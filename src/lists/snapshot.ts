@@ -15,15 +15,25 @@ export class Snapshot<T> {
   private checkedAt = -Infinity;
   private refreshing: Promise<T> | undefined;
 
+  /**
+   * `patch`, when given, applies this process's own changes to the copy in place (cheap), instead
+   * of reloading it; the reload then waits for the version read of the next interval.
+   */
   constructor(
     private readonly source: Versioned,
     private readonly load: (nowMs: number) => Promise<T>,
     private readonly intervalMs: number = VERSION_CHECK_MS,
+    private readonly patch?: (value: T) => void,
   ) {}
 
   /** The current copy; `nowMs` (the pipeline's clock) paces the version reads. */
   get(nowMs: number): Promise<T> | T {
     const fresh = nowMs - this.checkedAt < this.intervalMs && nowMs >= this.checkedAt;
+    if (this.value !== undefined && fresh && this.source.localChanges !== this.seenLocal && this.patch) {
+      this.patch(this.value);
+      this.seenLocal = this.source.localChanges;
+      return this.value;
+    }
     if (this.value !== undefined && fresh && this.source.localChanges === this.seenLocal) return this.value;
     this.refreshing ??= this.refresh(nowMs).finally(() => {
       this.refreshing = undefined;
@@ -52,7 +62,8 @@ export class Snapshot<T> {
   }
 }
 
-const snapshots = new WeakMap<object, Map<string, Snapshot<unknown>>>();
+// Stored without their type; each is read back with the type it was made with (by name).
+const snapshots = new WeakMap<object, Map<string, object>>();
 
 /** The shared snapshot named `name` of `owner` (a store's list or ban store), created by `make` on first use. */
 export function sharedSnapshot<T>(owner: object, name: string, make: () => Snapshot<T>): Snapshot<T> {

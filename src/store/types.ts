@@ -231,6 +231,8 @@ export interface BanStore extends Versioned {
   ban(ban: Ban): Promise<Ban>;
   /** Lifts the ban of exactly this address or network (and forgets the address's strikes); returns how many bans went. */
   lift(network: string): Promise<number>;
+  /** Bans this process made since the last call, confirmed or not: for the in-memory matcher to add at once. */
+  takeLocalBans(): Ban[];
   /** Bans not expired at `now` (seconds), newest first; with `includeExpired`, all that are stored. */
   list(filter: { now: number; includeExpired?: boolean; search?: string; limit?: number; offset?: number }): Promise<Ban[]>;
   /** Every ban not expired at `now`, to build a matcher from. */

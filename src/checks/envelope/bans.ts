@@ -21,7 +21,24 @@ export function banReplyText(clientAddress: string, ban: Ban): string {
 
 /** The process-wide ban matcher of a ban store, refreshed on version change. */
 export function banSnapshot(bans: BanStore): Snapshot<BanMatcher> {
-  return sharedSnapshot(bans, 'ban-matcher', () => new Snapshot(bans, async (nowMs) => new BanMatcher(await bans.active(Math.floor(nowMs / 1000)))));
+  return sharedSnapshot(
+    bans,
+    'ban-matcher',
+    () =>
+      new Snapshot(
+        bans,
+        async (nowMs) => {
+          bans.takeLocalBans(); // the reload reads them (confirmed or pending) anyway
+          return new BanMatcher(await bans.active(Math.floor(nowMs / 1000)));
+        },
+        undefined,
+        // This process's own bans (spamtraps, strikes) are added at once; a full reload waits for
+        // the once-a-second version read, so a burst of bans costs no reload each.
+        (matcher) => {
+          for (const ban of bans.takeLocalBans()) matcher.add(ban);
+        },
+      ),
+  );
 }
 
 function createBans(env: CheckEnvironment): CheckInstance {

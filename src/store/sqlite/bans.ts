@@ -21,6 +21,8 @@ export class SqliteBanStore implements BanStore {
   private changes = 0;
   /** Bans sent to the writer and not yet confirmed, by network. */
   private readonly pending = new Map<string, Ban>();
+  /** Bans made by this process since takeLocalBans() was last called. */
+  private madeHere: Ban[] = [];
   private readonly getVersion;
 
   constructor(
@@ -43,6 +45,7 @@ export class SqliteBanStore implements BanStore {
     const next: Ban = { ...ban, network: banNetwork(ban.network) };
     const shown = mergeBan(this.pending.get(next.network), next);
     this.pending.set(next.network, shown);
+    this.madeHere.push(shown);
     this.changes++;
     try {
       return (await this.writer.send({ kind: 'bansPut', ban: next })).ban!;
@@ -77,6 +80,12 @@ export class SqliteBanStore implements BanStore {
       .prepare(`SELECT * FROM bans ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, network LIMIT ? OFFSET ?`)
       .all(...params) as BanDbRow[];
     return rows.map(banFromRow);
+  }
+
+  takeLocalBans(): Ban[] {
+    const taken = this.madeHere;
+    this.madeHere = [];
+    return taken;
   }
 
   async active(now: number): Promise<Ban[]> {
