@@ -442,7 +442,7 @@ function readingNotes(plan: Plan, all: ServerRuns[]): string[] {
     notes.push(
       `- **Envelope pipeline.** ${envelopeNotes.join('; ')}. Each new client costs about ${DNS_ANSWERS_PER_TRIPLET} DNS lookups (sender MX, then A and AAAA; ` +
         'one per DNS list), and the DNS servers share the 2 cores with rempart and the load generator. Rempart caches answers ' +
-        'for their TTL (60 s here; NXDOMAIN and NODATA 1 min) up to `dns.cache_size` (10,000 answers by default): ' +
+        'for their TTL (60 s here; NXDOMAIN and NODATA 1 min) up to `dns.cache_size` (100,000 answers by default): ' +
         (plan.known * DNS_ANSWERS_PER_TRIPLET > DNS_CACHE_DEFAULT
           ? `fewer than the ${fmt(plan.known)} known triplets need (about ${DNS_ANSWERS_PER_TRIPLET} answers each), so most retries look their client and sender up again.`
           : `enough for the ${fmt(plan.known)} known triplets (about ${DNS_ANSWERS_PER_TRIPLET} answers each), so retries within the TTL are answered from the cache.`),

@@ -148,10 +148,13 @@ export class Pipeline {
   private async runCheck(descriptor: CheckDescriptor, instance: CheckInstance, task: Task, decision: Decision): Promise<CheckOutcome | undefined> {
     let timer: NodeJS.Timeout | undefined;
     try {
+      const result = instance.evaluate(task);
+      // A check that answered at once needs no deadline (most cheap checks do).
+      if (!(result instanceof Promise)) return result;
       const deadline = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new CheckTimeout()), instance.timeoutMs ?? descriptor.timeoutMs);
       });
-      return await Promise.race([Promise.resolve().then(() => instance.evaluate(task)), deadline]);
+      return await Promise.race([result, deadline]);
     } catch (error) {
       const timedOut = error instanceof CheckTimeout;
       const counter = timedOut ? this.counters.checkTimeouts : this.counters.checkErrors;

@@ -115,6 +115,7 @@ export const heloCheck: CheckDescriptor = {
   stages: ['helo', 'mail', 'rcpt'],
   timeoutMs: 1000,
   create: ({ config }) => {
+    if (Object.values(config.helo).every((mode) => mode === 'off')) return undefined;
     const myNetworks = new NetworkList(config.my_networks);
     return {
       evaluate: (task): CheckOutcome | undefined => {

@@ -12,6 +12,7 @@ export const rdnsCheck: CheckDescriptor = {
   timeoutMs: 1000,
   create: ({ config }) => {
     const settings = config.rdns;
+    if (settings.missing === 'off' && settings.unconfirmed === 'off' && settings.dynamic === 'off') return undefined;
     const myNetworks = new NetworkList(config.my_networks);
     const dynamic = settings.dynamic_patterns.map((pattern) => new RegExp(pattern, 'i'));
     return {

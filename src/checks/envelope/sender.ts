@@ -79,6 +79,8 @@ export const senderCheck: CheckDescriptor = {
   // The DNS deadline plus a margin: MX, then A and AAAA in parallel.
   timeoutMs: 10_000,
   create: ({ config, dns }) => {
+    const rules = config.sender;
+    if (rules.not_fqdn === 'off' && rules.domain_not_found === 'off' && rules.null_mx === 'off') return undefined;
     const myNetworks = new NetworkList(config.my_networks);
     return {
       timeoutMs: config.dns.timeout * 2000 + 500,
