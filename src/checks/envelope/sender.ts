@@ -17,8 +17,11 @@ export async function senderDomainState(dns: DnsResolver, domain: string): Promi
   if (mx.status === 'ok') return isNullMx(mx.records) ? { state: 'null-mx', detail: 'null MX' } : { state: 'ok', detail: 'MX' };
   if (mx.status === 'error') return { state: 'dns-error', detail: `MX lookup failed (${mx.code})` };
   if (mx.status === 'nxdomain') return { state: 'not-found', detail: 'no such domain' };
-  const [a, aaaa] = await Promise.all([dns.a(domain), dns.aaaa(domain)]);
-  if (a.status === 'ok' || aaaa.status === 'ok') return { state: 'ok', detail: 'A/AAAA' };
+  // A first: one answer settles it, and most domains without MX have an A record.
+  const a = await dns.a(domain);
+  if (a.status === 'ok') return { state: 'ok', detail: 'A' };
+  const aaaa = await dns.aaaa(domain);
+  if (aaaa.status === 'ok') return { state: 'ok', detail: 'AAAA' };
   if (a.status === 'error' || aaaa.status === 'error') return { state: 'dns-error', detail: `A/AAAA lookup failed (${a.status === 'error' ? a.code : (aaaa as { code: string }).code})` };
   return { state: 'not-found', detail: 'no MX, A or AAAA record' };
 }
