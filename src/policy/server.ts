@@ -128,8 +128,4 @@ export class PolicyServer {
     for (const connection of this.connections) connection.socket.destroy();
     await closed;
   }
-
-  connectionCount(): number {
-    return this.connections.size;
-  }
 }

@@ -293,23 +293,7 @@ export function startDnsmasq(options: DnsmasqOptions): Promise<DnsServer> {
     await writeFile(configPath, dnsmasqConfig(options, port, logPath), { mode: 0o644 });
     // No pid file: we hold the PID. Foreground, so that the PID is dnsmasq's own.
     const args = ['--keep-in-foreground', `--conf-file=${configPath}`, '--pid-file=', ...(options.extraArgs ?? [])];
-    const server = spawnServer(binary, args, dir);
-    const queries = async () => withoutProbes(parseDnsmasqLog(await readFile(logPath, 'utf8').catch(() => '')));
-    try {
-      await waitForDns(port, server.child, server.output, 'dnsmasq');
-    } catch (error) {
-      await server.stop();
-      throw error;
-    }
-    return {
-      port,
-      address: `127.0.0.1:${port}`,
-      pid: server.child.pid,
-      queries,
-      queryCount: counter(queries),
-      output: server.output,
-      stop: server.stop,
-    };
+    return launchDnsServer(binary, args, dir, port, 'dnsmasq', logPath, parseDnsmasqLog);
   });
 }
 
@@ -334,24 +318,37 @@ export function startRbldnsd(options: RbldnsdOptions): Promise<DnsServer> {
       ...(process.getuid?.() === 0 ? ['-u', 'nobody'] : []),
       ...specs,
     ];
-    const server = spawnServer(binary, args, dir);
-    const queries = async () => withoutProbes(parseRbldnsdLog(await readFile(logPath, 'utf8').catch(() => '')));
-    try {
-      await waitForDns(port, server.child, server.output, 'rbldnsd');
-    } catch (error) {
-      await server.stop();
-      throw error;
-    }
-    return {
-      port,
-      address: `127.0.0.1:${port}`,
-      pid: server.child.pid,
-      queries,
-      queryCount: counter(queries),
-      output: server.output,
-      stop: server.stop,
-    };
+    return launchDnsServer(binary, args, dir, port, 'rbldnsd', logPath, parseRbldnsdLog);
   });
+}
+
+/** Spawns a DNS server, waits until it answers on `port` (stopping it if it does not), and hands it out. */
+async function launchDnsServer(
+  binary: string,
+  args: string[],
+  dir: string,
+  port: number,
+  name: string,
+  logPath: string,
+  parseLog: typeof parseDnsmasqLog,
+): Promise<DnsServer> {
+  const server = spawnServer(binary, args, dir);
+  const queries = async () => withoutProbes(parseLog(await readFile(logPath, 'utf8').catch(() => '')));
+  try {
+    await waitForDns(port, server.child, server.output, name);
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+  return {
+    port,
+    address: `127.0.0.1:${port}`,
+    pid: server.child.pid,
+    queries,
+    queryCount: counter(queries),
+    output: server.output,
+    stop: server.stop,
+  };
 }
 
 export interface StubDnsOptions {
