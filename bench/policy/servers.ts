@@ -192,7 +192,10 @@ export async function startRempart(options: ServerOptions, name: 'rempart' | 're
     const config = rempartConfig(name, options, { store, listen: `127.0.0.1:${port}`, dns: dns?.address ?? '', recipients });
     const configPath = join(root, 'rempart.yaml');
     writeFileSync(configPath, config);
-    const server = await launch(name, process.execPath, [REMPART_MAIN, 'serve', '--config', configPath], port, store, root);
+    // REMPART_BENCH_CPU_PROF=DIR: V8 CPU profiles of the server under load, one .cpuprofile per run, in DIR.
+    const profileDir = process.env.REMPART_BENCH_CPU_PROF;
+    const nodeFlags = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+    const server = await launch(name, process.execPath, [...nodeFlags, REMPART_MAIN, 'serve', '--config', configPath], port, store, root);
     if (!dns) return server;
     return {
       ...server,

@@ -124,9 +124,9 @@ const dnsSchema = z
       .describe('DNS servers to ask, in order; empty: the system resolver (/etc/resolv.conf)'),
     timeout: duration('2s', 0.05, 60).describe('deadline of one query, retries included; past it the query counts as a temporary failure'),
     max_ttl: duration('1h', 0, 86400).describe('answers are cached for their TTL, at most this long'),
-    negative_ttl: duration('1m', 0, 86400).describe('how long "no such name" and "no such record" answers are cached'),
-    default_ttl: duration('5m', 0, 86400).describe('cache time of answers whose TTL is not reported (MX, PTR, TXT)'),
-    cache_size: z.number().int().min(0).max(10_000_000).default(100_000).describe('answers kept in the cache, about 200 bytes each (least recently used dropped first)'),
+    negative_ttl: duration('1m', 0, 86400).describe('how long "no such name" and "no such record" answers are cached at most (less when the SOA says so)'),
+    default_ttl: duration('5m', 0, 86400).describe('cache time of answers whose TTL is not known (MX, PTR, TXT answers fetched over TCP)'),
+    cache_size: z.number().int().min(0).max(10_000_000).default(100_000).describe('answers kept in the cache: at least this many, at most twice as many, about 200 bytes each'),
   })
   .prefault({});
 

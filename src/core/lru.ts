@@ -11,17 +11,28 @@ export class LruCache<K, V> {
     this.generationSize = Math.max(1, capacity);
   }
 
+  /** Entries held now (between capacity and twice it once full). */
+  get size(): number {
+    return this.young.size + this.old.size;
+  }
+
   get(key: K): V | undefined {
     const value = this.young.get(key);
     if (value !== undefined) return value;
     const older = this.old.get(key);
-    if (older !== undefined) this.promote(key, older);
+    if (older !== undefined) {
+      this.old.delete(key); // each key lives in one generation only
+      this.promote(key, older);
+    }
     return older;
   }
 
   set(key: K, value: V): void {
     if (this.young.has(key)) this.young.set(key, value);
-    else this.promote(key, value);
+    else {
+      this.old.delete(key);
+      this.promote(key, value);
+    }
   }
 
   private promote(key: K, value: V): void {

@@ -13,10 +13,33 @@ type Parsed = IpAddress;
  * id is dropped. Undefined when the text is not an address.
  */
 export function parseAddress(text: string): IpAddress | undefined {
+  // Every check of a request parses the same client address: the last answer is kept.
+  if (text === lastText) return lastParsed;
+  const parsed = parseUncached(text);
+  lastText = text;
+  lastParsed = parsed;
+  return parsed;
+}
+
+let lastText: string | undefined;
+let lastParsed: IpAddress | undefined;
+
+function parseUncached(text: string): IpAddress | undefined {
   const trimmed = text.trim();
   // Host names are the common input (HELO, domains): tell them apart without ipaddr.js, whose
   // validity tests throw and catch an exception for every non-address.
-  if (IPV4_SHAPE.test(trimmed)) return ipaddr.IPv4.isValidFourPartDecimal(trimmed) ? ipaddr.IPv4.parse(trimmed) : undefined;
+  if (IPV4_SHAPE.test(trimmed)) {
+    const parts = trimmed.split('.');
+    const octets: number[] = [];
+    for (const part of parts) {
+      // Decimal only: no leading zeros (which other parsers read as octal), each part 0-255.
+      if (part.length > 1 && part.charCodeAt(0) === 48) return undefined;
+      const octet = Number(part);
+      if (octet > 255) return undefined;
+      octets.push(octet);
+    }
+    return new ipaddr.IPv4(octets);
+  }
   if (!trimmed.includes(':') || !ipaddr.IPv6.isValid(trimmed)) return undefined;
   const v6 = ipaddr.IPv6.parse(trimmed);
   if (v6.isIPv4MappedAddress()) return v6.toIPv4Address();

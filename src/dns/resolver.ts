@@ -1,11 +1,14 @@
-// The one DNS resolver every check uses: Node's c-ares resolver (dns.promises.Resolver) with
-// configurable servers, a hard deadline per query, an LRU cache that honours TTLs up to a bound
-// (negative answers for their own, shorter time), de-duplication of identical in-flight queries,
-// and counters. Answers tell NXDOMAIN and NODATA apart from temporary failures, so that a DNS
-// problem can never turn into a permanent rejection. Query methods never throw.
+// The one DNS resolver every check uses: queries over UDP (udp-transport.ts; Node's c-ares
+// resolver only when an answer is truncated, since it retries over TCP) with configurable servers,
+// a hard deadline per query, an LRU cache that honours TTLs up to a bound (negative answers for
+// their own, shorter time), de-duplication of identical in-flight queries, and counters. Answers
+// tell NXDOMAIN and NODATA apart from temporary failures, so that a DNS problem can never turn
+// into a permanent rejection. Query methods never throw.
 import { Resolver } from 'node:dns/promises';
-import type { MxRecord, RecordWithTtl } from 'node:dns';
+import { getServers, type MxRecord, type RecordWithTtl } from 'node:dns';
 import { ptrName } from './names.js';
+import { LruCache } from '../core/lru.js';
+import { parseServerAddress, UdpDnsTransport, type UdpOutcome } from './udp-transport.js';
 
 export interface DnsResolverOptions {
   /**
@@ -17,11 +20,17 @@ export interface DnsResolverOptions {
   timeoutMs: number;
   /** Upper bound on how long a positive answer is cached, in seconds (0: no positive caching). */
   maxTtlSeconds: number;
-  /** How long NXDOMAIN and NODATA answers are cached, in seconds (0: not cached). */
+  /**
+   * How long NXDOMAIN and NODATA answers are cached at most, in seconds (0: not cached); shorter
+   * when the zone's SOA says so (RFC 2308).
+   */
   negativeTtlSeconds: number;
-  /** Cache time, in seconds, of record types whose TTL c-ares does not report (MX, PTR, TXT). */
+  /** Cache time, in seconds, of answers whose TTL is not known (MX, PTR and TXT answers fetched over TCP). */
   defaultTtlSeconds: number;
-  /** Maximum number of cached answers (entries, least recently used evicted first; 0: no cache). */
+  /**
+   * Answers kept in the cache: at least the `cacheSize` most recently used, at most twice as many
+   * (two generations, see core/lru.ts); 0: no cache.
+   */
   cacheSize: number;
 }
 
@@ -53,8 +62,10 @@ export type DnsRecordType = 'A' | 'AAAA' | 'MX' | 'PTR' | 'TXT';
 
 /** Counters since the resolver was created (for logs and metrics). */
 export interface DnsStats {
-  /** Queries handed to c-ares (each may be retried on the network by c-ares). */
+  /** Queries sent (each may be retried on the network). */
   queries: number;
+  /** Truncated UDP answers asked again over TCP. */
+  tcpRetries: number;
   /** Answers served from the cache. */
   cacheHits: number;
   /** Callers that waited for an identical query already in flight instead of sending their own. */
@@ -76,6 +87,9 @@ export function isNullMx(records: readonly MxRecord[]): boolean {
   return records.length === 1 && (records[0]!.exchange === '' || records[0]!.exchange === '.');
 }
 
+/** Node's c-ares query of a type, for the TCP retry of a truncated answer. */
+type CaresQuery = (name: string) => Promise<{ records: unknown[]; ttlSeconds: number | undefined }>;
+
 type Stored =
   | { status: 'ok'; records: unknown[] }
   | { status: 'nxdomain' }
@@ -86,13 +100,16 @@ interface CacheEntry {
   stored: Stored;
 }
 
-/** Query outcome before caching: a Stored plus the TTL the server gave (seconds), if it gave one. */
+/**
+ * Query outcome before caching: a Stored plus the TTL the server gave (seconds), if it gave one:
+ * the smallest record TTL, or for NXDOMAIN and NODATA the SOA's negative-caching time.
+ */
 type Fetched = { stored: Stored; ttlSeconds: number | undefined } | { error: string };
 
 const NXDOMAIN_CODES = new Set(['ENOTFOUND']);
 const NODATA_CODES = new Set(['ENODATA']);
 
-/** c-ares tries per query (one retry); the hard deadline bounds them all together. */
+/** c-ares tries per query (one retry), for TCP retries; the hard deadline bounds them all together. */
 const CARES_TRIES = 2;
 
 /** Lower-cased, without the final dot. */
@@ -107,11 +124,14 @@ function errorCode(error: unknown): string {
 
 export class DnsResolver {
   private readonly options: DnsResolverOptions;
+  private readonly transport: UdpDnsTransport;
+  /** c-ares, for answers too large for UDP (it asks again over TCP). */
   private readonly resolver: Resolver;
   private readonly now: () => number;
-  private readonly cache = new Map<string, CacheEntry>();
+  private readonly cache: LruCache<string, CacheEntry> | undefined;
   private readonly inFlight = new Map<string, Promise<DnsAnswer<unknown>>>();
-  private readonly counters = { queries: 0, cacheHits: 0, dedupedWaits: 0 };
+  private readonly counters = { queries: 0, tcpRetries: 0, cacheHits: 0, dedupedWaits: 0 };
+  private readonly caresQueries: Record<DnsRecordType, CaresQuery>;
   private readonly failures = new Map<string, number>();
 
   /** Throws (at construction only) when a server address or an option is invalid. */
@@ -132,6 +152,18 @@ export class DnsResolver {
     // deadline whatever c-ares does.
     this.resolver = new Resolver({ timeout: Math.max(1, Math.floor(timeoutMs / 4)), tries: CARES_TRIES });
     if (this.options.servers.length > 0) this.resolver.setServers(this.options.servers);
+    // The system's servers are those c-ares read from /etc/resolv.conf (127.0.0.1 when none).
+    const servers = this.options.servers.length > 0 ? this.options.servers : getServers();
+    this.transport = new UdpDnsTransport((servers.length > 0 ? servers : ['127.0.0.1']).map(parseServerAddress), timeoutMs);
+    this.cache = cacheSize > 0 ? new LruCache(cacheSize) : undefined;
+    const withTtl = (records: RecordWithTtl[]) => ({ records: records.map((r) => r.address), ttlSeconds: minTtl(records) });
+    this.caresQueries = {
+      A: async (n) => withTtl(await this.resolver.resolve4(n, { ttl: true })),
+      AAAA: async (n) => withTtl(await this.resolver.resolve6(n, { ttl: true })),
+      MX: async (n) => ({ records: await this.resolver.resolveMx(n), ttlSeconds: undefined }),
+      TXT: async (n) => ({ records: await this.resolver.resolveTxt(n), ttlSeconds: undefined }),
+      PTR: async (n) => ({ records: await this.resolver.resolvePtr(n), ttlSeconds: undefined }),
+    };
   }
 
   /** The options in force (defaults filled in). */
@@ -141,28 +173,22 @@ export class DnsResolver {
 
   /** IPv4 addresses of `name`. */
   a(name: string): Promise<DnsAnswer<string>> {
-    return this.lookup('A', name, async (n) => {
-      const records: RecordWithTtl[] = await this.resolver.resolve4(n, { ttl: true });
-      return { records: records.map((r) => r.address), ttlSeconds: minTtl(records) };
-    });
+    return this.lookup('A', name);
   }
 
   /** IPv6 addresses of `name`. */
   aaaa(name: string): Promise<DnsAnswer<string>> {
-    return this.lookup('AAAA', name, async (n) => {
-      const records: RecordWithTtl[] = await this.resolver.resolve6(n, { ttl: true });
-      return { records: records.map((r) => r.address), ttlSeconds: minTtl(records) };
-    });
+    return this.lookup('AAAA', name);
   }
 
   /** MX records of `name`, as the server gave them (see isNullMx for RFC 7505). */
   mx(name: string): Promise<DnsAnswer<MxRecord>> {
-    return this.lookup('MX', name, async (n) => ({ records: await this.resolver.resolveMx(n), ttlSeconds: undefined }));
+    return this.lookup('MX', name);
   }
 
   /** TXT records of `name`, each as its character-strings (join them with '' for the text). */
   txt(name: string): Promise<DnsAnswer<string[]>> {
-    return this.lookup('TXT', name, async (n) => ({ records: await this.resolver.resolveTxt(n), ttlSeconds: undefined }));
+    return this.lookup('TXT', name);
   }
 
   /** PTR names of an IPv4 or IPv6 address (queried as in-addr.arpa / ip6.arpa; /etc/hosts is never read). */
@@ -172,21 +198,22 @@ export class DnsResolver {
       this.countFailure('EBADIP');
       return Promise.resolve({ status: 'error', code: 'EBADIP' });
     }
-    return this.lookup('PTR', name, async (n) => ({ records: await this.resolver.resolvePtr(n), ttlSeconds: undefined }));
+    return this.lookup('PTR', name);
   }
 
   /** A copy of the counters. */
   stats(): DnsStats {
-    return { ...this.counters, failures: Object.fromEntries(this.failures), cacheEntries: this.cache.size };
+    return { ...this.counters, failures: Object.fromEntries(this.failures), cacheEntries: this.cache?.size ?? 0 };
   }
 
   /** Forgets every cached answer (queries in flight are not affected). */
   clearCache(): void {
-    this.cache.clear();
+    this.cache?.clear();
   }
 
   /** Cancels the queries in flight: their callers get status 'error', code 'ECANCELLED'. For shutdown. */
   cancel(): void {
+    this.transport.cancel();
     this.resolver.cancel();
   }
 
@@ -194,11 +221,7 @@ export class DnsResolver {
     this.failures.set(code, (this.failures.get(code) ?? 0) + 1);
   }
 
-  private lookup<T>(
-    type: DnsRecordType,
-    rawName: string,
-    query: (name: string) => Promise<{ records: T[]; ttlSeconds: number | undefined }>,
-  ): Promise<DnsAnswer<T>> {
+  private lookup<T>(type: DnsRecordType, rawName: string): Promise<DnsAnswer<T>> {
     const name = typeof rawName === 'string' ? normaliseName(rawName) : '';
     if (name === '' || name.length > 253) {
       this.countFailure('EBADNAME');
@@ -216,23 +239,40 @@ export class DnsResolver {
       this.counters.dedupedWaits++;
       return pending.then(copyAnswer) as Promise<DnsAnswer<T>>;
     }
-    const promise = this.fetch(name, query).then((fetched) => this.settle<T>(key, fetched));
+    this.counters.queries++;
+    const promise = this.transport.query(name, type).then((outcome) => this.settle<T>(key, this.fetched(type, name, outcome)));
     this.inFlight.set(key, promise as Promise<DnsAnswer<unknown>>);
     // The entry goes once the query settled (the deadline included): later callers query again.
     void promise.then(() => this.inFlight.delete(key));
     return promise.then(copyAnswer);
   }
 
-  /** One query under the hard deadline; never rejects. */
-  private fetch<T>(name: string, query: (name: string) => Promise<{ records: T[]; ttlSeconds: number | undefined }>): Promise<Fetched> {
-    this.counters.queries++;
+  /** A UDP outcome as a Fetched; a truncated answer is asked again over TCP. */
+  private fetched(type: DnsRecordType, name: string, outcome: UdpOutcome): Fetched | Promise<Fetched> {
+    switch (outcome.kind) {
+      case 'ok':
+        return outcome.records.length > 0
+          ? { stored: { status: 'ok', records: outcome.records }, ttlSeconds: outcome.ttl }
+          : { stored: { status: 'nodata' }, ttlSeconds: outcome.negativeTtl };
+      case 'nxdomain':
+        return { stored: { status: 'nxdomain' }, ttlSeconds: outcome.negativeTtl };
+      case 'error':
+        return { error: outcome.code };
+      case 'truncated':
+        this.counters.tcpRetries++;
+        return this.overTcp(name, this.caresQueries[type]);
+    }
+  }
+
+  /** One query through c-ares (which uses TCP after a truncated answer), under the hard deadline; never rejects. */
+  private overTcp(name: string, query: CaresQuery): Promise<Fetched> {
     return new Promise<Fetched>((resolve) => {
       const timer = setTimeout(() => resolve({ error: 'ETIMEOUT' }), this.options.timeoutMs);
       const finish = (fetched: Fetched) => {
         clearTimeout(timer);
         resolve(fetched);
       };
-      let started: Promise<{ records: T[]; ttlSeconds: number | undefined }>;
+      let started: ReturnType<CaresQuery>;
       try {
         started = query(name);
       } catch (error) {
@@ -253,7 +293,9 @@ export class DnsResolver {
   }
 
   /** Counts, caches and shapes a fetched result. */
-  private settle<T>(key: string, fetched: Fetched): DnsAnswer<T> {
+  private settle<T>(key: string, fetchedOrPending: Fetched | Promise<Fetched>): DnsAnswer<T> | Promise<DnsAnswer<T>> {
+    if (fetchedOrPending instanceof Promise) return fetchedOrPending.then((fetched) => this.settle<T>(key, fetched));
+    const fetched = fetchedOrPending;
     if ('error' in fetched) {
       this.countFailure(fetched.error);
       return { status: 'error', code: fetched.error };
@@ -262,30 +304,20 @@ export class DnsResolver {
     const ttl =
       stored.status === 'ok'
         ? Math.min(fetched.ttlSeconds ?? this.options.defaultTtlSeconds, this.options.maxTtlSeconds)
-        : this.options.negativeTtlSeconds;
+        : Math.min(fetched.ttlSeconds ?? this.options.negativeTtlSeconds, this.options.negativeTtlSeconds);
     const seconds = Math.max(0, Math.floor(ttl));
-    if (seconds > 0 && this.options.cacheSize > 0) {
-      this.cache.delete(key);
-      this.cache.set(key, { expiresAt: this.now() + seconds * 1000, stored });
-      while (this.cache.size > this.options.cacheSize) {
-        const oldest = this.cache.keys().next().value as string;
-        this.cache.delete(oldest);
-      }
-    }
+    if (seconds > 0 && this.cache) this.cache.set(key, { expiresAt: this.now() + seconds * 1000, stored });
     return shape<T>(stored, seconds, false);
   }
 
   private fromCache<T>(key: string): DnsAnswer<T> | undefined {
-    const entry = this.cache.get(key);
+    const entry = this.cache?.get(key);
     if (!entry) return undefined;
     const remainingMs = entry.expiresAt - this.now();
     if (remainingMs <= 0) {
-      this.cache.delete(key);
+      this.cache!.delete(key);
       return undefined;
     }
-    // Most recently used goes last.
-    this.cache.delete(key);
-    this.cache.set(key, entry);
     return shape<T>(entry.stored, Math.ceil(remainingMs / 1000), true);
   }
 }

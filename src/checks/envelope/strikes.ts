@@ -42,7 +42,7 @@ export const strikesCheck: CheckDescriptor = {
             expiresAt: now + settings.ban,
           });
           await store.strikes.clear(address.toString());
-          log.warn({ client_address: envelope.clientAddress, fault, strikes: count, ban_seconds: settings.ban }, 'client banned after repeated faults');
+          log.info({ client_address: envelope.clientAddress, fault, strikes: count, ban_seconds: settings.ban }, 'client banned after repeated faults');
           return;
         }
       },
