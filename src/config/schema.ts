@@ -242,6 +242,118 @@ const strikesSchema = z
   })
   .prefault({});
 
+/** A size in bytes: 1048576, "512k", "10m", "10MB", "1g" (k, m, g are powers of 1024). */
+function byteSize(defaultValue: number, min: number, max: number) {
+  return z
+    .union([z.number(), z.string()])
+    .transform((value, ctx) => {
+      const match = typeof value === 'number' ? undefined : /^\s*(\d+)\s*([kmg]?)(i?b)?\s*$/i.exec(value);
+      const bytes = typeof value === 'number' ? value : match ? Number(match[1]) * 1024 ** ' kmg'.indexOf((match[2] || ' ').toLowerCase()) : Number.NaN;
+      if (!Number.isInteger(bytes) || bytes < min || bytes > max) {
+        ctx.addIssue({ code: 'custom', message: `expected a size between ${min} and ${max} bytes, such as 1048576, 512k or 10MB (got ${JSON.stringify(value)})` });
+        return z.NEVER;
+      }
+      return bytes;
+    })
+    .default(defaultValue);
+}
+
+const milterSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe('run the milter server (Postfix smtpd_milters)'),
+    listen: listen('127.0.0.1:11332').describe('where the milter server listens'),
+    max_connections: z.number().int().min(1).max(100_000).default(1000).describe('connections served at once; more are refused'),
+    max_scan_size: byteSize(10 * 1024 * 1024, 1024, 1024 * 1024 * 1024).describe('message bytes kept for the content scan (10 MB); beyond, the start is scanned and SCAN_TRUNCATED says so'),
+    envelope_checks: z.boolean().default(true).describe('run the envelope checks (bans, lists, HELO, sender, DNSBL, greylisting...) in the milter too; turn off when the policy server already runs them'),
+    idle_timeout: duration('10m', 1, 86400).describe('close a connection on which Postfix sent nothing for this long'),
+    command_timeout: duration('25s', 1, 3600).describe("deadline of our answer to a connect, HELO, MAIL or RCPT event (Postfix's milter_command_timeout is 30s); past it: continue"),
+    content_timeout: duration('250s', 1, 3600).describe("deadline of the end-of-message scan (Postfix's milter_content_timeout is 300s); past it: accept unscanned"),
+    max_packet_size: byteSize(1024 * 1024, 65_536, 64 * 1024 * 1024).describe('largest packet accepted from Postfix (1 MB); a larger length closes the connection'),
+    drain_timeout: duration('10s', 0, 600).describe('on SIGTERM, how long sessions in progress may take to finish'),
+  })
+  .prefault({});
+
+const spamHeadersSchema = z
+  .strictObject({
+    all_messages: z.boolean().default(false).describe('add X-Spam-Status and X-Spam-Score to every scanned message, not only to spam'),
+    subject_tag: z.string().regex(/^[^\r\n]*$/).default('').describe('text put before the Subject of spam, e.g. "[SPAM] " (empty: the Subject is left alone)'),
+  })
+  .prefault({});
+
+/** Extensions refused by default: Windows executables and scripts, from our users' practice. */
+export const DEFAULT_BANNED_EXTENSIONS = 'ade adp bat chm cmd com cpl exe hta ins isp jar js jse lib lnk mde msc msi msp mst nsh pif scr sct shb sys vb vbe vbs vxd wsc wsf wsh'.split(' ');
+/** Archive extensions refused when attachments.block_archives is on. */
+export const DEFAULT_ARCHIVE_EXTENSIONS = ['zip', 'rar', '7z', 'gz', 'tgz', 'bz2', 'xz', 'tar', 'cab', 'iso', 'img', 'ace', 'arj', 'lzh'];
+
+const extension = z.string().regex(/^[a-z0-9]{1,16}$/, { message: 'expected an extension in lower case without the dot, such as exe' });
+const symbolName = z.string().regex(/^[A-Z0-9_]+$/, { message: 'expected a symbol name in capitals, such as LOCAL_RULE' });
+const regexSource = z.string().refine((source) => {
+  try {
+    new RegExp(source, 'u');
+    return true;
+  } catch {
+    return false;
+  }
+}, { message: 'expected a JavaScript regular expression' });
+const regexFlags = z.string().regex(/^[imsu]*$/, { message: 'expected regex flags among i, m, s, u' }).default('i');
+
+const attachmentsSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe('apply the attachment policy at the end of the message'),
+    banned_extensions: z.array(extension).default(DEFAULT_BANNED_EXTENSIONS).describe('file extensions refused, in attachments and inside archives'),
+    block_archives: z.boolean().default(false).describe('also refuse archives themselves (archive_extensions)'),
+    archive_extensions: z.array(extension).default(DEFAULT_ARCHIVE_EXTENSIONS).describe('what block_archives refuses'),
+    name_rules: z
+      .array(
+        z.strictObject({
+          pattern: regexSource.describe('regular expression matched against the whole file name'),
+          flags: regexFlags.describe('regex flags (default i: any case)'),
+          description: z.string().regex(/^[^\r\n()]*$/).min(1).describe('what the rule catches, shown in the reply: (<description>)'),
+        }),
+      )
+      .default([])
+      .describe('file names refused, e.g. { pattern: "^facture.*\\.docx?$", description: "invoice-named Word document" }'),
+    double_extensions: ruleMode('reject', 'a name hiding an executable behind another extension, such as invoice.pdf.exe (ATTACHMENT_DOUBLE_EXTENSION)'),
+    type_mismatch: ruleMode('score', 'an attachment whose declared type or content disagrees with its extension (ATTACHMENT_TYPE_MISMATCH)'),
+    encrypted_archives: ruleMode('score', 'an archive with encrypted entries, whose content cannot be checked (ARCHIVE_ENCRYPTED)'),
+    scan_archives: z.boolean().default(true).describe('look at the names inside zip archives, with the same rules'),
+    archive_max_depth: z.number().int().min(1).max(10).default(3).describe('archives inside archives opened, at most this deep'),
+    archive_max_entries: z.number().int().min(1).max(100_000).default(1000).describe('entries read per archive; beyond, ARCHIVE_TOO_MANY_ENTRIES'),
+  })
+  .prefault({});
+
+const contentRule = z
+  .strictObject({
+    name: symbolName.describe('symbol name of the rule'),
+    score: z.number().describe('score added when the rule matches'),
+    header: z.string().regex(/^[A-Za-z0-9-]+$/).optional().describe('match the (decoded) values of this header'),
+    body: z.boolean().default(false).describe('match the text of the message (text parts and the text of HTML parts)'),
+    uri: z.boolean().default(false).describe("match the message's URLs"),
+    pattern: regexSource.describe('the regular expression'),
+    flags: regexFlags.describe('regex flags (default i: any case)'),
+    description: z.string().regex(/^[^\r\n]*$/).optional().describe('shown with the symbol'),
+  })
+  .refine((rule) => [rule.header !== undefined, rule.body, rule.uri].filter(Boolean).length === 1, { message: 'expected exactly one of header, body: true or uri: true' });
+
+const contentSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe('run the content rules (HTML tricks, links, forged mailers, dates, subject)'),
+    date_max_past: duration('4d', 3600, 365 * 86400).describe('a Date header older than this scores DATE_IN_PAST'),
+    date_max_future: duration('12h', 60, 365 * 86400).describe('a Date header further ahead than this scores DATE_IN_FUTURE'),
+    rules: z.array(contentRule).default([]).describe('your own rules, as SpamAssassin users write them: a regex on a header, the body or the URLs, with a score'),
+  })
+  .prefault({});
+
+const uriblSchema = z
+  .strictObject({
+    zones: z.array(dnsblZone.omit({ ipv6: true, reply: true })).default([]).describe("DNS URI block lists (SURBL-style) asked for the registrable domains of the message's links"),
+    bad_domains: z.array(domainName).default([]).describe('local list of bad domains (a link to one or its subdomains scores URIBL_LOCAL)'),
+    bad_domains_files: z.array(z.string().min(1)).default([]).describe('files of bad domains, one per line, # comments'),
+    bad_domain_score: z.number().default(5).describe('score of a link to a domain of bad_domains'),
+    max_domains: z.number().int().min(1).max(1000).default(20).describe('distinct domains looked up per message'),
+  })
+  .prefault({});
+
 const switchSchema = (what: string) =>
   z.strictObject({ enabled: z.boolean().default(true).describe(what) }).prefault({});
 
@@ -286,6 +398,11 @@ export const configSchema = z.strictObject({
   spamtraps: spamtrapsSchema,
   strikes: strikesSchema,
   dnsbl: dnsblSchema,
+  milter: milterSchema,
+  spam_headers: spamHeadersSchema,
+  attachments: attachmentsSchema,
+  content: contentSchema,
+  uribl: uriblSchema,
   scores: z.record(z.string().regex(/^[A-Z0-9_]+$/, { message: 'expected a symbol name in capitals, such as HELO_NOT_FQDN' }), z.number()).default({}).describe('per-symbol score overrides'),
   actions: actionsSchema,
 });

@@ -1,6 +1,7 @@
 // What a scan works on: the SMTP envelope as seen at one stage, whichever protocol brought it.
 // Checks read the task; they add their findings through their outcome, never by mutating it.
 import type { SymbolHit } from './check.js';
+import type { ParsedMessage } from './message.js';
 
 /** SMTP stages, in the order a session goes through them; 'other' covers VRFY, ETRN and unknown states. */
 export type Stage = 'connect' | 'helo' | 'mail' | 'rcpt' | 'data' | 'eom' | 'other';
@@ -39,6 +40,8 @@ export interface Task {
   /** The findings of the checks that ran before this one, and their total score (overrides applied). */
   symbols: readonly SymbolHit[];
   score: number;
+  /** At the end of the message ('eom'): the message itself, as the MIME analysis left it. */
+  message?: ParsedMessage;
 }
 
 export function emptyEnvelope(protocol: Protocol, stage: Stage): Envelope {
