@@ -7,12 +7,16 @@ import { lists, listsUsage } from './lists.js';
 import { bans, bansUsage } from './bans.js';
 import { recipients, recipientsUsage } from './recipients.js';
 import { serve, serveUsage } from './serve.js';
+import { check, checkUsage } from './check.js';
+import { filter, filterUsage } from './filter.js';
 import { VERSION } from '../version.js';
 
 const usage = `rempart ${VERSION}: a layered anti-spam gateway for Postfix
 
 ${serveUsage}
 ${configCheckUsage}
+${checkUsage}
+${filterUsage}
 ${greylistUsage}
 ${listsUsage}
 ${bansUsage}
@@ -31,6 +35,10 @@ async function main(argv: string[]): Promise<number> {
     case 'config':
       if (rest[0] === 'check') return configCheck(rest.slice(1));
       throw new UsageError(`unknown config command ${JSON.stringify(rest[0] ?? '')}`);
+    case 'check':
+      return check(rest);
+    case 'filter':
+      return filter(rest);
     case 'greylist':
       return greylist(rest);
     case 'allow':

@@ -33,7 +33,7 @@ export interface ArchiveEntry {
 export interface ArchiveListing {
   format: 'zip';
   entries: ArchiveEntry[];
-  /** Reading problems: 'truncated', 'corrupt', 'too-many-entries', 'too-deep'. */
+  /** Reading problems: 'truncated', 'corrupt', 'too-many-entries', 'too-deep', 'too-large'. */
   problems: string[];
 }
 

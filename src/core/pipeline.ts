@@ -5,6 +5,19 @@
 import type { Action, CheckDescriptor, CheckEnvironment, CheckInstance, CheckOutcome, CheckProblem, HeaderField, SymbolHit, Verdict } from './check.js';
 import { decisionLogFields, type ResultRecord } from './result.js';
 import type { Envelope, Task } from './task.js';
+import type { ParsedMessage } from './message.js';
+import { headerValue } from './message.js';
+
+/** What a scan of the end of a message brings besides the envelope. */
+export interface ScanExtras {
+  /** The message (stage 'eom'). */
+  message?: ParsedMessage;
+  /**
+   * Findings made earlier in the same SMTP transaction (the milter's RCPT stage): counted in the
+   * total as if the checks had found them again.
+   */
+  priorSymbols?: readonly SymbolHit[];
+}
 
 export interface Decision {
   action: Action;
@@ -62,10 +75,14 @@ export class Pipeline {
    * Scans the envelope, lets the adapter render its protocol reply, then logs the decision and
    * queues its result record. Never throws: an unexpected failure becomes an accept with an error.
    */
-  async decide(envelope: Envelope, renderReply: (decision: Decision) => string): Promise<{ decision: Decision; reply: string; record: ResultRecord }> {
+  async decide(
+    envelope: Envelope,
+    renderReply: (decision: Decision) => string,
+    extras: ScanExtras = {},
+  ): Promise<{ decision: Decision; reply: string; record: ResultRecord }> {
     const started = performance.now();
-    const task: Task = { envelope, startedMs: this.env.clock.nowMs(), symbols: [], score: 0 };
-    const decision = await this.scan(task);
+    const task: Task = { envelope, startedMs: this.env.clock.nowMs(), symbols: [], score: 0, ...(extras.message ? { message: extras.message } : {}) };
+    const decision = await this.scan(task, extras.priorSymbols ?? []);
     let reply: string;
     try {
       reply = renderReply(decision);
@@ -85,9 +102,11 @@ export class Pipeline {
     return { decision, reply, record };
   }
 
-  private async scan(task: Task): Promise<Decision> {
-    const decision: Decision = { action: 'accept', decidedBy: '', reason: '', headers: [], symbols: [], score: 0, facts: {}, errors: [] };
+  private async scan(task: Task, priorSymbols: readonly SymbolHit[]): Promise<Decision> {
+    const decision: Decision = { action: 'accept', decidedBy: '', reason: '', headers: [], symbols: [...priorSymbols], score: 0, facts: {}, errors: [] };
+    for (const symbol of priorSymbols) decision.score += symbol.score;
     task.symbols = decision.symbols;
+    task.score = decision.score;
     const notes: string[] = [];
     const { scores, actions } = this.env.config;
     let scoreGatePassed = false;
@@ -181,7 +200,7 @@ export class Pipeline {
       sender: e.sender,
       recipients: e.recipients,
       queueId: e.queueId,
-      messageId: '',
+      messageId: task.message ? (headerValue(task.message, 'message-id') ?? '').trim() : '',
       instance: e.instance,
       action: decision.action,
       decidedBy: decision.decidedBy,

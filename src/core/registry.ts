@@ -12,6 +12,8 @@ import { senderCheck } from '../checks/envelope/sender.js';
 import { dnsblCheck } from '../checks/envelope/dnsbl.js';
 import { spamtrapsCheck } from '../checks/envelope/spamtraps.js';
 import { strikesCheck } from '../checks/envelope/strikes.js';
+import { attachmentsCheck } from '../checks/content/attachments.js';
+import { mimeProblemsCheck } from '../checks/content/mime-problems.js';
 
 // Bans first (one in-memory lookup), then allow/block lists (an allow stops every later check).
 export const CHECKS: readonly CheckDescriptor[] = [
@@ -25,5 +27,8 @@ export const CHECKS: readonly CheckDescriptor[] = [
   senderCheck,
   dnsblCheck,
   greylistCheck,
+  // End of message: the attachment policy first (cheap, and its verdicts stop the scan).
+  attachmentsCheck,
+  mimeProblemsCheck,
   strikesCheck, // runs at no stage: it counts the faults of every decision afterwards
 ];

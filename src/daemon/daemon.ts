@@ -10,6 +10,8 @@ import type { Config } from '../config/schema.js';
 import { envelopeFromAttributes, policyAction } from '../policy/adapter.js';
 import type { PolicyAttributes } from '../policy/codec.js';
 import { PolicyServer } from '../policy/server.js';
+import { MilterServer } from '../milter/server.js';
+import { MilterAdapter } from '../milter/adapter.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/types.js';
 import { VERSION } from '../version.js';
@@ -34,6 +36,7 @@ export class Daemon {
   private pipeline: Pipeline;
   private dns: DnsResolver;
   private policy: PolicyServer | undefined;
+  private milter: MilterServer | undefined;
   private maintenanceTimer: NodeJS.Timeout | undefined;
   private readonly dnsWatch: NodeJS.Timeout;
   private dnsFailuresSeen: Record<string, number> = {};
@@ -68,12 +71,18 @@ export class Daemon {
       this.policy = new PolicyServer({ ...this.policyOptions(config), listen: config.policy.listen });
       await this.policy.start();
     }
+    if (config.milter.enabled) {
+      const adapter = new MilterAdapter({ pipeline: () => this.pipeline, config: () => this.config, log: this.log });
+      this.milter = new MilterServer(config.milter, adapter, this.log);
+      await this.milter.start();
+    }
     this.log.info(
       {
         version: VERSION,
         config: this.options.configPath ?? '(embedded defaults)',
         store: this.store.describe(),
         policy: this.policy?.listening() ?? 'off',
+        milter: this.milter?.listening() ?? 'off',
         checks: this.pipeline.enabledChecks().join(',') || 'none',
       },
       'rempart started',
@@ -131,6 +140,7 @@ export class Daemon {
     }
     const restartNeeded: string[] = [];
     if (next.policy.listen !== this.config.policy.listen || next.policy.enabled !== this.config.policy.enabled) restartNeeded.push('policy.listen/enabled');
+    if (JSON.stringify(next.milter) !== JSON.stringify(this.config.milter)) restartNeeded.push('milter');
     if (next.store.path !== this.config.store.path || next.store.backend !== this.config.store.backend) restartNeeded.push('store');
     if (next.log.format !== this.config.log.format) restartNeeded.push('log.format');
     if (restartNeeded.length > 0) this.log.warn({ keys: restartNeeded.join(',') }, 'these settings change only at restart');
@@ -192,7 +202,7 @@ export class Daemon {
     this.log.info({ signal, drain_timeout: this.config.policy.drain_timeout }, 'stopping: draining in-flight requests');
     clearTimeout(this.maintenanceTimer);
     clearInterval(this.dnsWatch);
-    await this.policy?.stop(this.config.policy.drain_timeout);
+    await Promise.all([this.policy?.stop(this.config.policy.drain_timeout), this.milter?.close()]);
     this.dns.cancel();
     try {
       await this.store.close();

@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { waitForPort } from './ports.js';
+import { freePort, waitForPort } from './ports.js';
 import { onAbnormalExit } from './postfix.js';
 import { rempartCli, repoRoot } from './paths.js';
 
@@ -65,7 +65,10 @@ export async function startRempart(options: RempartOptions): Promise<RempartInst
   let port: number | undefined;
   let host: string;
   try {
-    const configYaml = typeof options.configYaml === 'function' ? options.configYaml(dir) : options.configYaml;
+    const givenYaml = typeof options.configYaml === 'function' ? options.configYaml(dir) : options.configYaml;
+    // The milter runs by default on a fixed port: every daemon of the tests gets a free one of its
+    // own unless its configuration has a milter section.
+    const configYaml = /^milter:/m.test(givenYaml) ? givenYaml : `${givenYaml.replace(/\n?$/, '\n')}milter: { listen: "127.0.0.1:${await freePort()}" }\n`;
     const address = policyAddressOf(configYaml);
     port = options.policyPort ?? address?.port;
     host = options.policyHost ?? address?.host ?? '127.0.0.1';

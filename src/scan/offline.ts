@@ -1,0 +1,72 @@
+// The end-of-message pipeline outside the SMTP session, for `rempart check`, `rempart filter` and
+// (later) the HTTP API: a raw message in, the same decision the milter would make at the end of
+// DATA out (content checks; the envelope checks need the SMTP session and do not run). Logs go to
+// stderr (stdout carries the filtered message or the report), and no history record is written.
+import type { Config } from '../config/schema.js';
+import { systemClock } from '../core/clock.js';
+import { createLogger } from '../core/log.js';
+import { headerValue, type ParsedMessage } from '../core/message.js';
+import { Pipeline, type Decision } from '../core/pipeline.js';
+import { CHECKS } from '../core/registry.js';
+import { emptyEnvelope, type Envelope } from '../core/task.js';
+import { resolverFromConfig } from '../dns/from-config.js';
+import type { DnsResolver } from '../dns/resolver.js';
+import { parseMessage } from '../mime/parse.js';
+import { openStore } from '../store/open.js';
+import type { Store } from '../store/types.js';
+
+export interface OfflineResult {
+  decision: Decision;
+  message: ParsedMessage;
+}
+
+/** The first address in angle brackets of a header value, or the trimmed value. */
+function addressOf(value: string | undefined): string {
+  if (value === undefined) return '';
+  const bracketed = /<([^<>]*)>/.exec(value);
+  return (bracketed ? bracketed[1]! : value).trim();
+}
+
+/** What the message's own headers say of its envelope (Return-Path, X-Original-To, Delivered-To). */
+export function envelopeFromHeaders(message: ParsedMessage): Envelope {
+  const envelope = emptyEnvelope('cli', 'eom');
+  envelope.sender = addressOf(headerValue(message, 'return-path'));
+  const recipient = addressOf(headerValue(message, 'x-original-to') ?? headerValue(message, 'delivered-to'));
+  envelope.recipients = recipient ? [recipient] : [];
+  envelope.size = message.size;
+  return envelope;
+}
+
+export class OfflineScanner {
+  private readonly store: Store;
+  private readonly dns: DnsResolver;
+  private readonly pipeline: Pipeline;
+
+  constructor(private readonly config: Config) {
+    // Offline scans are not decisions about mail flow: no history, and the log on stderr.
+    const offline: Config = { ...config, history: { ...config.history, enabled: false } };
+    const { log } = createLogger(config.log.level === 'debug' ? 'debug' : 'warn', config.log.format, { write: (line: string) => process.stderr.write(line) });
+    this.store = openStore(offline.store, (error) => log.error({ err: error }, 'store background write failed'));
+    this.dns = resolverFromConfig(offline.dns);
+    this.pipeline = new Pipeline(CHECKS, { config: offline, store: this.store, dns: this.dns, clock: systemClock, log });
+    for (const problem of this.pipeline.problems) log.warn({ check: problem.check, problem: problem.message }, 'configuration problem (check keeps running)');
+  }
+
+  /** Scans one raw message. Never throws for a bad message (the MIME analysis turns problems into symbols). */
+  async scan(raw: Uint8Array): Promise<OfflineResult> {
+    const settings = this.config.attachments;
+    const message = await parseMessage(raw, {
+      size: raw.length,
+      scanArchives: settings.enabled && settings.scan_archives,
+      archiveMaxDepth: settings.archive_max_depth,
+      archiveMaxEntries: settings.archive_max_entries,
+    });
+    const { decision } = await this.pipeline.decide(envelopeFromHeaders(message), () => '', { message });
+    return { decision, message };
+  }
+
+  async close(): Promise<void> {
+    this.dns.cancel();
+    await this.store.close();
+  }
+}
