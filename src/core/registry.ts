@@ -14,6 +14,11 @@ import { spamtrapsCheck } from '../checks/envelope/spamtraps.js';
 import { strikesCheck } from '../checks/envelope/strikes.js';
 import { attachmentsCheck } from '../checks/content/attachments.js';
 import { mimeProblemsCheck } from '../checks/content/mime-problems.js';
+import { headersCheck } from '../checks/content/headers.js';
+import { htmlCheck } from '../checks/content/html.js';
+import { linksCheck } from '../checks/content/links.js';
+import { userRulesCheck } from '../checks/content/user-rules.js';
+import { uriblCheck } from '../checks/content/uribl.js';
 
 // Bans first (one in-memory lookup), then allow/block lists (an allow stops every later check).
 export const CHECKS: readonly CheckDescriptor[] = [
@@ -30,5 +35,10 @@ export const CHECKS: readonly CheckDescriptor[] = [
   // End of message: the attachment policy first (cheap, and its verdicts stop the scan).
   attachmentsCheck,
   mimeProblemsCheck,
+  headersCheck,
+  htmlCheck, // parses the HTML once for the checks after it
+  linksCheck,
+  userRulesCheck,
+  uriblCheck, // DNS: last
   strikesCheck, // runs at no stage: it counts the faults of every decision afterwards
 ];

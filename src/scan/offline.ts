@@ -2,10 +2,12 @@
 // (later) the HTTP API: a raw message in, the same decision the milter would make at the end of
 // DATA out (content checks; the envelope checks need the SMTP session and do not run). Logs go to
 // stderr (stdout carries the filtered message or the report), and no history record is written.
+// Time-dependent rules (a Date far in the past) judge a message at the time its topmost Received
+// header says it arrived, so an archive scanned years later is judged as it was then.
 import type { Config } from '../config/schema.js';
-import { systemClock } from '../core/clock.js';
+import type { Clock } from '../core/clock.js';
 import { createLogger } from '../core/log.js';
-import { headerValue, type ParsedMessage } from '../core/message.js';
+import { headerValue, headerValues, type ParsedMessage } from '../core/message.js';
 import { Pipeline, type Decision } from '../core/pipeline.js';
 import { CHECKS } from '../core/registry.js';
 import { emptyEnvelope, type Envelope } from '../core/task.js';
@@ -37,8 +39,19 @@ export function envelopeFromHeaders(message: ParsedMessage): Envelope {
   return envelope;
 }
 
+/** When the message arrived, from the date after the last ";" of its topmost Received header. */
+export function arrivalTimeMs(message: ParsedMessage): number | undefined {
+  const received = headerValues(message, 'received')[0];
+  if (received === undefined) return undefined;
+  const date = Date.parse(received.slice(received.lastIndexOf(';') + 1).replace(/\([^)]*\)/g, '').trim());
+  return Number.isFinite(date) ? date : undefined;
+}
+
 export class OfflineScanner {
   private readonly store: Store;
+  /** The time of the message being scanned (its arrival), or undefined: now. */
+  private referenceMs: number | undefined;
+  private readonly clock: Clock = { nowMs: () => this.referenceMs ?? Date.now() };
   private readonly dns: DnsResolver;
   private readonly pipeline: Pipeline;
 
@@ -48,12 +61,21 @@ export class OfflineScanner {
     const { log } = createLogger(config.log.level === 'debug' ? 'debug' : 'warn', config.log.format, { write: (line: string) => process.stderr.write(line) });
     this.store = openStore(offline.store, (error) => log.error({ err: error }, 'store background write failed'));
     this.dns = resolverFromConfig(offline.dns);
-    this.pipeline = new Pipeline(CHECKS, { config: offline, store: this.store, dns: this.dns, clock: systemClock, log });
+    this.pipeline = new Pipeline(CHECKS, { config: offline, store: this.store, dns: this.dns, clock: this.clock, log });
     for (const problem of this.pipeline.problems) log.warn({ check: problem.check, problem: problem.message }, 'configuration problem (check keeps running)');
   }
 
+  /** Scans of this scanner, one after the other (the clock is set per message). */
+  private queue: Promise<unknown> = Promise.resolve();
+
   /** Scans one raw message. Never throws for a bad message (the MIME analysis turns problems into symbols). */
-  async scan(raw: Uint8Array): Promise<OfflineResult> {
+  scan(raw: Uint8Array): Promise<OfflineResult> {
+    const result = this.queue.then(() => this.scanNow(raw));
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private async scanNow(raw: Uint8Array): Promise<OfflineResult> {
     const settings = this.config.attachments;
     const message = await parseMessage(raw, {
       size: raw.length,
@@ -61,8 +83,13 @@ export class OfflineScanner {
       archiveMaxDepth: settings.archive_max_depth,
       archiveMaxEntries: settings.archive_max_entries,
     });
-    const { decision } = await this.pipeline.decide(envelopeFromHeaders(message), () => '', { message });
-    return { decision, message };
+    this.referenceMs = arrivalTimeMs(message);
+    try {
+      const { decision } = await this.pipeline.decide(envelopeFromHeaders(message), () => '', { message });
+      return { decision, message };
+    } finally {
+      this.referenceMs = undefined;
+    }
   }
 
   async close(): Promise<void> {

@@ -20,6 +20,9 @@ const NOT_LOOKED_UP = new Set(['private', 'loopback', 'linkLocal', 'unspecified'
 const REFUSAL = ipaddr.parseCIDR('127.255.255.0/24');
 const ANY_LISTING = ipaddr.parseCIDR('127.0.0.0/8');
 
+/** An answer in 127.255.255.0/24: the list refusing the query (quota, public resolver), never a listing. */
+export const isRefusalAnswer = (answer: string): boolean => ipaddr.IPv4.isValidFourPartDecimal(answer) && ipaddr.IPv4.parse(answer).match(REFUSAL as [ipaddr.IPv4, number]);
+
 /** A compiled answer filter: does this IPv4 answer count as a listing? */
 export function answerMatcher(filters: readonly string[]): (answer: string) => boolean {
   if (filters.length === 0) return (answer) => ipaddr.IPv4.isValidFourPartDecimal(answer) && ipaddr.IPv4.parse(answer).match(ANY_LISTING as [ipaddr.IPv4, number]);
@@ -62,7 +65,7 @@ async function lookUp(zone: PreparedZone, address: IpAddress, text: string, dns:
   if (!name) return undefined;
   const answer = await dns.a(name);
   if (answer.status !== 'ok') return undefined; // not listed, or a DNS failure (counted by the resolver): no finding
-  const refusals = answer.records.filter((r) => ipaddr.IPv4.isValidFourPartDecimal(r) && ipaddr.IPv4.parse(r).match(REFUSAL as [ipaddr.IPv4, number]));
+  const refusals = answer.records.filter(isRefusalAnswer);
   if (refusals.length > 0) {
     log.warn({ zone: zone.config.zone, answer: refusals.join(','), client_address: text }, 'DNS list refused the query (quota or public resolver?); not counted as a listing');
   }
