@@ -9,7 +9,8 @@ import type { HeaderField } from '../core/check.js';
 import type { Decision } from '../core/pipeline.js';
 import { isSpamHeader, spamMarking } from '../core/spam-headers.js';
 import { OfflineScanner } from '../scan/offline.js';
-import { configOption, loadConfigOrExit, parseCommandArgs } from './common.js';
+import { loadConfig, resolveConfigPath } from '../config/loader.js';
+import { configOption, parseCommandArgs } from './common.js';
 
 export const filterUsage = 'rempart filter                           pipe filter: message on stdin, marked message on stdout; exit 0 ham, 1 spam, 2 unsure, 3 error';
 
@@ -77,7 +78,8 @@ export async function filter(args: string[]): Promise<number> {
   let output = raw;
   let exit: number = FILTER_EXIT.error;
   try {
-    const { config } = loadConfigOrExit(values.config);
+    // An invalid configuration is an error like any other here: the message still goes through.
+    const config = loadConfig(resolveConfigPath(values.config));
     const scanner = new OfflineScanner(config);
     try {
       const { decision, message } = await scanner.scan(raw);

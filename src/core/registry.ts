@@ -23,6 +23,9 @@ import { uriblCheck } from '../checks/content/uribl.js';
 // Bans first (one in-memory lookup), then allow/block lists (an allow stops every later check).
 export const CHECKS: readonly CheckDescriptor[] = [
   bansCheck,
+  // End of message only: the attachment policy applies even to allowed senders (a partner's
+  // hijacked account sends executables too), so it comes before the lists.
+  attachmentsCheck,
   listsCheck,
   spamtrapsCheck,
   relayCheck,
@@ -32,8 +35,7 @@ export const CHECKS: readonly CheckDescriptor[] = [
   senderCheck,
   dnsblCheck,
   greylistCheck,
-  // End of message: the attachment policy first (cheap, and its verdicts stop the scan).
-  attachmentsCheck,
+  // End of message: content checks, after the lists (an allowed sender's message is not judged on its content).
   mimeProblemsCheck,
   headersCheck,
   htmlCheck, // parses the HTML once for the checks after it

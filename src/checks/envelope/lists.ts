@@ -2,6 +2,9 @@
 // runs at CONNECT (ip entries can match), HELO (ip, helo), MAIL (ip, helo, sender, domain) and RCPT
 // (all, the recipient's own entries first); before RCPT only global entries decide, and a global
 // block is held back when some recipient's own allow entry matches (see src/lists/matcher.ts).
+// It runs again at the end of the message, before the content checks (after the attachment
+// policy), so that an allowed sender's mail is never refused or marked for its content: the recipient's own entries count when the
+// message has one recipient, only global entries when it has several.
 // A block gives `554 5.7.1` with the entry's reason; an allow stops the pipeline with `accept`, so
 // no later check rejects or greylists. The matcher lives in memory and is rebuilt when the store's
 // list version moves (read at most once a second), so a CLI change applies within a second.
@@ -48,7 +51,7 @@ function createLists(env: CheckEnvironment): CheckInstance {
       clientAddress: envelope.clientAddress,
       helo: stage === 'connect' ? '' : envelope.helo,
       sender: stage === 'connect' || stage === 'helo' ? '' : envelope.sender,
-      recipient: stage === 'rcpt' ? (envelope.recipients[0] ?? '') : undefined,
+      recipient: stage === 'rcpt' || (stage === 'eom' && envelope.recipients.length === 1) ? (envelope.recipients[0] ?? '') : undefined,
       now: Math.floor(clock.nowMs() / 1000),
     });
     if (!entry) return undefined;
@@ -65,7 +68,7 @@ function createLists(env: CheckEnvironment): CheckInstance {
 
 export const listsCheck: CheckDescriptor = {
   name: 'lists',
-  stages: ['connect', 'helo', 'mail', 'rcpt'],
+  stages: ['connect', 'helo', 'mail', 'rcpt', 'eom'],
   timeoutMs: 2500,
   create: (env) => (env.config.lists.enabled ? createLists(env) : undefined),
 };
