@@ -37,6 +37,6 @@ export async function configCheck(args: string[]): Promise<number> {
     process.stderr.write(`${pipeline.problems.length} problem(s) in files named by ${source}\n`);
     return 1;
   }
-  process.stdout.write(`configuration OK: ${source}\nchecks enabled: ${pipeline.enabledChecks().join(', ') || 'none'}\nstore: ${config.store.backend} ${config.store.path}\npolicy: ${config.policy.enabled ? config.policy.listen : 'off'}\n`);
+  process.stdout.write(`configuration OK: ${source}\nchecks enabled: ${pipeline.enabledChecks().join(', ') || 'none'}\nstore: ${config.store.backend} ${config.store.path}\npolicy: ${config.policy.enabled ? config.policy.listen : 'off'}\nmilter: ${config.milter.enabled ? config.milter.listen : 'off'}\n`);
   return 0;
 }
