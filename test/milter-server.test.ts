@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../src/core/log.js';
 import { Action, decodeOptionNegotiation, decodeStrings, encodePacket, encodeStrings, MilterPacketParser, Protocol, type MilterPacket, type OptionNegotiation } from '../src/milter/codec.js';
+import { MACRO_LISTS } from '../src/milter/session.js';
 import type { MilterAction, MilterEdits, MilterHandler, MilterMessage, MilterSessionState } from '../src/milter/handler.js';
 import { MilterServer, type MilterServerOptions } from '../src/milter/server.js';
 import { miltertestAddress, miltertestMissing, runMiltertest } from './helpers/miltertest.js';
@@ -230,7 +231,8 @@ test('negotiation, protocol 6: version 6, only our actions, no DATA/unknown even
   const { server } = await startServer();
   try {
     const mta = await Mta.open(server.listening());
-    assert.deepEqual(await mta.negotiate(), { version: 6, actions: OUR_ACTIONS, protocol: OUR_PROTOCOL });
+    // Postfix offers to let us choose the macros: we ask for those the checks use.
+    assert.deepEqual(await mta.negotiate(), { version: 6, actions: OUR_ACTIONS | Action.setMacroLists, protocol: OUR_PROTOCOL, macroLists: MACRO_LISTS });
     mta.close();
     const limited = await Mta.open(server.listening());
     // An MTA offering less gets no more than it offered.
@@ -249,7 +251,7 @@ test('negotiation without envelope checks: no replies to connect, HELO, MAIL, RC
   const { server, handler } = await startServer({ envelope_checks: false });
   try {
     const mta = await Mta.open(server.listening());
-    assert.deepEqual(await mta.negotiate(), { version: 6, actions: OUR_ACTIONS, protocol: OUR_PROTOCOL | NO_ENVELOPE_REPLIES });
+    assert.deepEqual(await mta.negotiate(), { version: 6, actions: OUR_ACTIONS | Action.setMacroLists, protocol: OUR_PROTOCOL | NO_ENVELOPE_REPLIES, macroLists: MACRO_LISTS });
     mta.connectEvent();
     mta.send('H', encodeStrings('mail.example.net'));
     mta.send('M', encodeStrings('<alice@example.net>'));

@@ -49,7 +49,7 @@ export interface BenchDns {
 export function dnsDescription(): string {
   return (
     `dnsmasq (no cache: \`cache-size=0\`, no query log) answers A ${SENDER_DOMAIN_ADDRESS} for every name under ${SENDER_DOMAIN_FOUND} ` +
-    `and no MX or AAAA (so a sender domain costs 3 lookups: MX, then A and AAAA), NXDOMAIN for every name under ${SENDER_DOMAIN_MISSING}, ` +
+    `and no MX or AAAA (so a sender domain costs 2 lookups: MX, then A), NXDOMAIN for every name under ${SENDER_DOMAIN_MISSING}, ` +
     `and forwards ${DNSBL_PARENT} to rbldnsd (two \`ip4set\` zones: \`${DNSBL_REJECT_ZONE}\` and \`${DNSBL_SCORE_ZONE}\`); all TTLs ${TTL_SECONDS} s`
   );
 }

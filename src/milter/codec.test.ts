@@ -202,6 +202,13 @@ test('O to the MTA: three big-endian u32', () => {
   assert.equal(payload.length, 12);
 });
 
+test('O to the MTA with macro lists: u32 stage and NUL-terminated names after the three u32', () => {
+  const { payload } = parseOne(encodeOptionNegotiation({ version: 6, actions: 0x131, protocol: 0x0c1380, macroLists: [[0, 'j {client_ptr}'], [5, 'i']] }));
+  assert.deepEqual([...payload.subarray(12)], [0, 0, 0, 0, ...Buffer.from('j {client_ptr}'), 0, 0, 0, 0, 5, 0x69, 0]);
+  assert.deepEqual(decodeOptionNegotiation(payload).macroLists, [[0, 'j {client_ptr}'], [5, 'i']]);
+  assert.throws(() => decodeOptionNegotiation(Buffer.concat([payload.subarray(0, 12), Buffer.from([0, 0, 0, 0, 0x69])])), /NUL-terminated/);
+});
+
 test('replies without payload: c a r t d', () => {
   for (const code of [Reply.continue, Reply.accept, Reply.reject, Reply.tempfail, Reply.discard]) {
     assert.deepEqual(simplify([parseOne(encodePacket(code))]), [{ code, payload: '' }]);

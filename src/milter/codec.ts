@@ -189,6 +189,12 @@ export interface OptionNegotiation {
   actions: number;
   /** Protocol flags (Protocol.*). */
   protocol: number;
+  /**
+   * Our answer only (with Action.setMacroLists): the macros Postfix is to send at each stage, by
+   * stage number (0 connect, 1 HELO, 2 MAIL, 3 RCPT, 4 DATA, 5 end of message, 6 end of header),
+   * space-separated; they replace Postfix's lists (stages not named get none).
+   */
+  macroLists?: ReadonlyArray<[stage: number, names: string]>;
 }
 
 /** Bytes of an option negotiation payload: three u32. */
@@ -197,7 +203,20 @@ const OPTION_NEGOTIATION_BYTES = 12;
 /** 'O' from the MTA: version, actions, protocol (anything after them, such as macro lists, is ignored). */
 export function decodeOptionNegotiation(payload: Buffer): OptionNegotiation {
   if (payload.length < OPTION_NEGOTIATION_BYTES) throw new MilterProtocolError(`option negotiation of ${payload.length} bytes, ${OPTION_NEGOTIATION_BYTES} expected`);
-  return { version: payload.readUInt32BE(0), actions: payload.readUInt32BE(4), protocol: payload.readUInt32BE(8) };
+  const negotiation: OptionNegotiation = { version: payload.readUInt32BE(0), actions: payload.readUInt32BE(4), protocol: payload.readUInt32BE(8) };
+  // A filter's answer may go on with macro lists: u32 stage, NUL-terminated names, again and again.
+  const lists: Array<[number, string]> = [];
+  let offset = OPTION_NEGOTIATION_BYTES;
+  while (offset < payload.length) {
+    if (offset + 4 >= payload.length) throw new MilterProtocolError('macro list without its names');
+    const stage = payload.readUInt32BE(offset);
+    const end = payload.indexOf(0, offset + 4);
+    if (end < 0) throw new MilterProtocolError('macro list names not NUL-terminated');
+    lists.push([stage, payload.toString('utf8', offset + 4, end)]);
+    offset = end + 1;
+  }
+  if (lists.length > 0) negotiation.macroLists = lists;
+  return negotiation;
 }
 
 /** 'O' from the filter. */
@@ -206,7 +225,8 @@ export function encodeOptionNegotiation(options: OptionNegotiation): Buffer {
   payload.writeUInt32BE(options.version >>> 0, 0);
   payload.writeUInt32BE(options.actions >>> 0, 4);
   payload.writeUInt32BE(options.protocol >>> 0, 8);
-  return encodePacket(Reply.optionNegotiation, payload);
+  const lists = (options.macroLists ?? []).map(([stage, names]) => Buffer.concat([u32(stage), encodeStrings(names)]));
+  return encodePacket(Reply.optionNegotiation, Buffer.concat([payload, ...lists]));
 }
 
 export interface MacroDefinitions {

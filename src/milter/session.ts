@@ -59,6 +59,20 @@ const LOWEST_VERSION = 2;
 const HIGHEST_VERSION = 6;
 /** The only edits we make: add/insert headers, change headers, quarantine. */
 const ACTIONS_WANTED = Action.addHeaders | Action.changeHeaders | Action.quarantine;
+/**
+ * The macros asked for when the MTA lets us choose (protocol 6, Action.setMacroLists): Postfix's
+ * defaults plus the client's addresses and names, {client_ptr} included (whether it has a PTR
+ * record at all, for the reverse-DNS rules), with no milter_*_macros setting on the Postfix side.
+ */
+export const MACRO_LISTS: ReadonlyArray<[stage: number, names: string]> = [
+  [0, 'j {daemon_name} {daemon_addr} v _ {client_addr} {client_name} {client_ptr}'],
+  [1, '{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer}'],
+  [2, 'i {auth_type} {auth_authen} {auth_author} {mail_addr}'],
+  [3, 'i {rcpt_addr}'],
+  [4, 'i'],
+  [5, 'i'],
+  [6, 'i'],
+];
 /** No DATA or unknown-command events; no replies to headers, end of headers and body chunks. */
 const PROTOCOL_ALWAYS_WANTED = Protocol.noData | Protocol.noUnknown | Protocol.noReplyHeader | Protocol.noReplyEndOfHeaders | Protocol.noReplyBody;
 /** Without envelope checks there is nothing to say at connect/HELO/MAIL/RCPT either. */
@@ -181,11 +195,17 @@ export class MilterSession {
     const offered = decodeOptionNegotiation(payload);
     if (offered.version < LOWEST_VERSION) throw new MilterProtocolError(`protocol version ${offered.version} not supported (${LOWEST_VERSION} to ${HIGHEST_VERSION})`);
     const wanted = PROTOCOL_ALWAYS_WANTED | (this.options.envelope_checks ? 0 : PROTOCOL_NO_ENVELOPE_REPLIES);
+    const version = Math.min(offered.version, HIGHEST_VERSION);
+    const chooseMacros = version >= 6 && (offered.actions & Action.setMacroLists) !== 0;
     this.negotiated = {
-      version: Math.min(offered.version, HIGHEST_VERSION),
+      version,
       actions: offered.actions & ACTIONS_WANTED,
       protocol: offered.protocol & wanted,
     };
+    if (chooseMacros) {
+      this.negotiated.actions |= Action.setMacroLists;
+      this.negotiated.macroLists = MACRO_LISTS;
+    }
     this.phase = 'session';
     this.log.debug({ version: this.negotiated.version, actions: hex(this.negotiated.actions), protocol: hex(this.negotiated.protocol) }, 'milter negotiated');
     return { reply: encodeOptionNegotiation(this.negotiated) };
