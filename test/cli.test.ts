@@ -26,7 +26,7 @@ test('config check accepts a valid file and says what will run', () => {
     const { code, stdout } = rempart(['config', 'check', '--config', file]);
     assert.equal(code, 0);
     assert.match(stdout, new RegExp(`configuration OK: ${file}`));
-    assert.match(stdout, /checks enabled: bans, attachments, lists, recipients, helo, rdns, sender, mime-problems, content-headers, content-html, content-links, strikes, greylist\n/);
+    assert.match(stdout, /checks enabled: bans, attachments, lists, recipients, helo, rdns, sender, mime-problems, content-headers, content-html, content-links, bayes, strikes, greylist\n/);
     assert.match(stdout, /policy: 127\.0\.0\.1:10999/);
     assert.match(stdout, /milter: 127\.0\.0\.1:11332/);
   } finally {
@@ -116,7 +116,7 @@ test('config check lists only the checks that are enabled', () => {
   const dir = tempDir();
   try {
     const file = join(dir, 'rempart.yaml');
-    writeFileSync(file, `store: { path: ${dir}/store }\nlists: { enabled: false }\nbans: { enabled: false }\ngreylist: { enabled: false }\nrecipients: { unknown: off }\nattachments: { enabled: false }\ncontent: { enabled: false }\n`);
+    writeFileSync(file, `store: { path: ${dir}/store }\nlists: { enabled: false }\nbans: { enabled: false }\ngreylist: { enabled: false }\nrecipients: { unknown: off }\nattachments: { enabled: false }\ncontent: { enabled: false }\nbayes: { enabled: false }\n`);
     const { code, stdout } = rempart(['config', 'check', '--config', file]);
     assert.equal(code, 0);
     assert.match(stdout, /checks enabled: helo, rdns, sender, mime-problems, strikes\n/);

@@ -21,12 +21,21 @@ export function jsonReport(file: string, decision: Decision): string {
     score: round(decision.score),
     symbols: decision.symbols.map((s) => ({ name: s.name, score: round(s.score), description: s.description })),
     ...(decision.verdict ? { reply: `${decision.verdict.reply.code} ${decision.verdict.reply.enhanced} ${decision.verdict.reply.text}` } : {}),
+    ...bayesReport(decision),
   });
+}
+
+/** The classifier's opinion, when it gave one (facts bayes_probability and bayes_verdict of the bayes check). */
+function bayesReport(decision: Decision): { bayes?: { probability: number; verdict: string } } {
+  const probability = decision.facts.bayes_probability;
+  const verdict = decision.facts.bayes_verdict;
+  return typeof probability === 'number' && typeof verdict === 'string' ? { bayes: { probability, verdict } } : {};
 }
 
 /** The readable report: a headline, then one line per symbol. */
 export function textReport(file: string, decision: Decision, required: number): string {
-  const lines = [`${file}: ${decision.action}, score ${round(decision.score)} (spam at ${required})`];
+  const bayes = bayesReport(decision).bayes;
+  const lines = [`${file}: ${decision.action}, score ${round(decision.score)} (spam at ${required})${bayes ? `, Bayes ${bayes.verdict} (${bayes.probability})` : ''}`];
   if (decision.verdict) lines.push(`  reply: ${decision.verdict.reply.code} ${decision.verdict.reply.enhanced} ${decision.verdict.reply.text}`);
   const width = Math.max(0, ...decision.symbols.map((s) => s.name.length));
   for (const symbol of decision.symbols) lines.push(`  ${symbol.name.padEnd(width)} ${String(round(symbol.score)).padStart(6)}  ${symbol.description}`);

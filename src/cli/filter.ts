@@ -80,13 +80,15 @@ export async function filter(args: string[]): Promise<number> {
   try {
     // An invalid configuration is an error like any other here: the message still goes through.
     const config = loadConfig(resolveConfigPath(values.config));
-    const scanner = new OfflineScanner(config);
+    const scanner = new OfflineScanner(config, { autoLearn: true });
     try {
       const { decision, message } = await scanner.scan(raw);
       const verdict = classify(decision, config);
       // After queueing nothing can be refused: what the daemon would reject is marked as spam.
       const marking = spamMarking(verdict === 'spam' ? { ...decision, action: 'add_header' } : decision, config, subjectOf(message.headers));
-      output = markMessage(raw, marking.headers, marking.subject);
+      // Headers of the checks (X-Spam-Bayes) come after the marking.
+      const checkHeaders = decision.headers.filter((h) => !marking.headers.some((m) => m.name.toLowerCase() === h.name.toLowerCase()));
+      output = markMessage(raw, [...marking.headers, ...checkHeaders], marking.subject);
       exit = FILTER_EXIT[verdict];
     } finally {
       await scanner.close();

@@ -9,6 +9,8 @@ import { recipients, recipientsUsage } from './recipients.js';
 import { serve, serveUsage } from './serve.js';
 import { check, checkUsage } from './check.js';
 import { filter, filterUsage } from './filter.js';
+import { learn, learnUsage } from './learn.js';
+import { bayes, bayesUsage } from './bayes.js';
 import { VERSION } from '../version.js';
 
 const usage = `rempart ${VERSION}: a layered anti-spam gateway for Postfix
@@ -17,6 +19,8 @@ ${serveUsage}
 ${configCheckUsage}
 ${checkUsage}
 ${filterUsage}
+${learnUsage}
+${bayesUsage}
 ${greylistUsage}
 ${listsUsage}
 ${bansUsage}
@@ -39,6 +43,10 @@ async function main(argv: string[]): Promise<number> {
       return check(rest);
     case 'filter':
       return filter(rest);
+    case 'learn':
+      return learn(rest);
+    case 'bayes':
+      return bayes(rest);
     case 'greylist':
       return greylist(rest);
     case 'allow':

@@ -354,6 +354,31 @@ const uriblSchema = z
   })
   .prefault({});
 
+const bayesSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe('classify every message with the Bayesian filter (it gives no verdict until trained: min_messages)'),
+    min_messages: z.number().int().min(1).max(100_000).default(200).describe('spam and ham messages each the database must have learned before it classifies'),
+    spam_cutoff: z.number().gt(0).lt(1).default(0.99).describe('a probability at or above this is spam (BAYES_SPAM)'),
+    ham_cutoff: z.number().gt(0).lt(1).default(0.45).describe('a probability at or below this is ham (BAYES_HAM); between the cutoffs: unsure'),
+    spam_score: z.number().min(0).default(5).describe('score of BAYES_SPAM at probability 1, scaled down to 0 at spam_cutoff'),
+    ham_score: z.number().max(0).default(-3).describe('score of BAYES_HAM at probability 0, scaled up to 0 at ham_cutoff'),
+    robs: z.number().gt(0).default(0.0178).describe("Robinson's s: the weight of the prior for rare tokens"),
+    robx: z.number().gt(0).lt(1).default(0.52).describe("Robinson's x: the probability assumed for a token never seen"),
+    min_dev: z.number().min(0).lt(0.5).default(0.375).describe('tokens whose probability is within this of 0.5 are ignored'),
+    max_tokens: z.number().int().min(1).max(100_000).default(150).describe('at most this many of the most significant tokens are combined'),
+    per_user: z.boolean().default(false).describe("use a recipient's own database (rempart learn --for) for messages to that one recipient, once it has min_messages"),
+    token_max_age: duration('0', 0, 3650 * 86_400).describe('tokens not learned for this long are removed by maintenance (0: never; useful with auto_learn)'),
+    auto_learn: z
+      .strictObject({
+        enabled: z.boolean().default(false).describe('learn from the scorer: messages scoring at or above spam_score learned as spam, at or below ham_score as ham'),
+        spam_score: z.number().default(12).describe('total score (Bayes symbols left out) from which a message is learned as spam'),
+        ham_score: z.number().default(0.5).describe('total score (Bayes symbols left out) up to which a message is learned as ham'),
+      })
+      .prefault({}),
+  })
+  .prefault({})
+  .refine((b) => b.ham_cutoff < b.spam_cutoff, { message: 'expected ham_cutoff < spam_cutoff' });
+
 const switchSchema = (what: string) =>
   z.strictObject({ enabled: z.boolean().default(true).describe(what) }).prefault({});
 
@@ -403,6 +428,7 @@ export const configSchema = z.strictObject({
   attachments: attachmentsSchema,
   content: contentSchema,
   uribl: uriblSchema,
+  bayes: bayesSchema,
   scores: z.record(z.string().regex(/^[A-Z0-9_]+$/, { message: 'expected a symbol name in capitals, such as HELO_NOT_FQDN' }), z.number()).default({}).describe('per-symbol score overrides'),
   actions: actionsSchema,
 });

@@ -12,6 +12,8 @@ import { headerValue } from './message.js';
 export interface ScanExtras {
   /** The message (stage 'eom'). */
   message?: ParsedMessage;
+  /** Its raw bytes. */
+  raw?: Uint8Array;
   /**
    * Findings made earlier in the same SMTP transaction (the milter's RCPT stage): counted in the
    * total as if the checks had found them again.
@@ -81,7 +83,7 @@ export class Pipeline {
     extras: ScanExtras = {},
   ): Promise<{ decision: Decision; reply: string; record: ResultRecord }> {
     const started = performance.now();
-    const task: Task = { envelope, startedMs: this.env.clock.nowMs(), symbols: [], score: 0, ...(extras.message ? { message: extras.message } : {}) };
+    const task: Task = { envelope, startedMs: this.env.clock.nowMs(), symbols: [], score: 0, ...(extras.message ? { message: extras.message } : {}), ...(extras.raw ? { raw: extras.raw } : {}) };
     const decision = await this.scan(task, extras.priorSymbols ?? []);
     let reply: string;
     try {

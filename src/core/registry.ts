@@ -19,6 +19,7 @@ import { htmlCheck } from '../checks/content/html.js';
 import { linksCheck } from '../checks/content/links.js';
 import { userRulesCheck } from '../checks/content/user-rules.js';
 import { uriblCheck } from '../checks/content/uribl.js';
+import { bayesCheck } from '../checks/content/bayes.js';
 
 // Bans first (one in-memory lookup), then allow/block lists (an allow stops every later check).
 export const CHECKS: readonly CheckDescriptor[] = [
@@ -41,6 +42,7 @@ export const CHECKS: readonly CheckDescriptor[] = [
   htmlCheck, // parses the HTML once for the checks after it
   linksCheck,
   userRulesCheck,
-  uriblCheck, // DNS: last
+  uriblCheck, // DNS
+  bayesCheck, // token database lookups: last
   strikesCheck, // runs at no stage: it counts the faults of every decision afterwards
 ];

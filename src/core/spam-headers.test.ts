@@ -49,6 +49,7 @@ test('the subject tag goes before the Subject of spam, once', () => {
 test('our header names are recognised in any case', () => {
   assert.ok(isSpamHeader('x-spam-flag'));
   assert.ok(isSpamHeader('X-SPAM-STATUS'));
+  assert.ok(isSpamHeader('x-spam-bayes'));
   assert.ok(!isSpamHeader('X-Spam-Bayes-Other'));
   assert.ok(!isSpamHeader('Subject'));
 });

@@ -8,7 +8,7 @@ import type { HeaderField } from './check.js';
 import type { Decision } from './pipeline.js';
 
 /** Header names this module owns: removed from incoming messages before ours are added. */
-export const SPAM_HEADER_NAMES = ['X-Spam-Flag', 'X-Spam-Score', 'X-Spam-Status'] as const;
+export const SPAM_HEADER_NAMES = ['X-Spam-Flag', 'X-Spam-Score', 'X-Spam-Status', 'X-Spam-Bayes'] as const;
 
 export interface SpamMarking {
   /** Headers to add, in order. */

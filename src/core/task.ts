@@ -42,6 +42,8 @@ export interface Task {
   score: number;
   /** At the end of the message ('eom'): the message itself, as the MIME analysis left it. */
   message?: ParsedMessage;
+  /** ... and its raw bytes (as far as the scan kept them), for checks that learn from it. */
+  raw?: Uint8Array;
 }
 
 export function emptyEnvelope(protocol: Protocol, stage: Stage): Envelope {

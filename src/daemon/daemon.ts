@@ -171,6 +171,7 @@ export class Daemon {
         now: Math.floor(this.clock.nowMs() / 1000),
         historyMaxAge: this.config.history.max_age,
         historyMaxRecords: this.config.history.max_records,
+        bayesTokenMaxAge: this.config.bayes.token_max_age,
       });
       this.log.info(
         {
@@ -179,6 +180,7 @@ export class Daemon {
           expired_list_entries: report.expiredListEntries,
           expired_bans: report.expiredBans,
           expired_strikes: report.expiredStrikes,
+          expired_bayes_tokens: report.expiredBayesTokens ?? 0,
           removed_history: report.removedHistory,
           duration_ms: Math.round(report.durationMs),
           dns_queries: this.dns.stats().queries,

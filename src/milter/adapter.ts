@@ -107,7 +107,8 @@ export class MilterAdapter implements MilterHandler {
 
   async endOfMessage(session: MilterSessionState, received: MilterMessage): Promise<{ action: MilterAction; edits: MilterEdits }> {
     const config = this.deps.config();
-    const message: ParsedMessage = await parseMessage(rawMessage(received), {
+    const raw = rawMessage(received);
+    const message: ParsedMessage = await parseMessage(raw, {
       truncated: received.truncated,
       size: received.size,
       scanArchives: config.attachments.enabled && config.attachments.scan_archives,
@@ -115,7 +116,7 @@ export class MilterAdapter implements MilterHandler {
       archiveMaxEntries: config.attachments.archive_max_entries,
     });
     const transaction = this.transaction(session);
-    const { decision } = await this.deps.pipeline().decide(this.envelope(session, 'eom'), replyText, { message, priorSymbols: transaction.symbols });
+    const { decision } = await this.deps.pipeline().decide(this.envelope(session, 'eom'), replyText, { message, raw, priorSymbols: transaction.symbols });
     const refusal = actionForVerdict(decision);
     if (refusal) return { action: refusal, edits: NO_EDITS() };
     return { action: CONTINUE, edits: this.edits(received, decision, transaction, config) };

@@ -55,9 +55,20 @@ export class OfflineScanner {
   private readonly dns: DnsResolver;
   private readonly pipeline: Pipeline;
 
-  constructor(private readonly config: Config) {
+  /**
+   * `autoLearn`: let bayes.auto_learn learn from these scans (rempart filter, which sees delivered
+   * mail); off for inspections such as rempart check.
+   */
+  constructor(
+    private readonly config: Config,
+    options: { autoLearn?: boolean } = {},
+  ) {
     // Offline scans are not decisions about mail flow: no history, and the log on stderr.
-    const offline: Config = { ...config, history: { ...config.history, enabled: false } };
+    const offline: Config = {
+      ...config,
+      history: { ...config.history, enabled: false },
+      bayes: { ...config.bayes, auto_learn: { ...config.bayes.auto_learn, enabled: options.autoLearn === true && config.bayes.auto_learn.enabled } },
+    };
     const { log } = createLogger(config.log.level === 'debug' ? 'debug' : 'warn', config.log.format, { write: (line: string) => process.stderr.write(line) });
     this.store = openStore(offline.store, (error) => log.error({ err: error }, 'store background write failed'));
     this.dns = resolverFromConfig(offline.dns);
@@ -85,7 +96,7 @@ export class OfflineScanner {
     });
     this.referenceMs = arrivalTimeMs(message);
     try {
-      const { decision } = await this.pipeline.decide(envelopeFromHeaders(message), () => '', { message });
+      const { decision } = await this.pipeline.decide(envelopeFromHeaders(message), () => '', { message, raw });
       return { decision, message };
     } finally {
       this.referenceMs = undefined;

@@ -260,11 +260,66 @@ export interface StrikeStore {
   list(filter: { address?: string; limit?: number }): Promise<StrikeRow[]>;
 }
 
+/** The two classes of the Bayesian filter. */
+export type BayesClass = 'spam' | 'ham';
+
+/** How many learned spam and ham messages held a token. */
+export interface TokenCounts {
+  spam: number;
+  ham: number;
+}
+
+export interface BayesCounts {
+  spamMessages: number;
+  hamMessages: number;
+  /** Distinct tokens in the database. */
+  tokens: number;
+}
+
+/**
+ * What learning a message did: `learned` (new), `relearned` (it had been learned as the other
+ * class: moved), `already` (learned as this class before: nothing done), `unlearned` (forgotten),
+ * `not-learned` (asked to forget a message never learned).
+ */
+export type LearnOutcome = 'learned' | 'relearned' | 'already' | 'unlearned' | 'not-learned';
+
+export interface LearnInput {
+  /** Identifies the message (a hash of its content), so learning it twice counts once. */
+  digest: string;
+  kind: BayesClass;
+  /** The message's distinct tokens. */
+  tokens: readonly string[];
+  /** Seconds since the epoch. */
+  now: number;
+  /** Forget the message instead (the class it was learned as is known from its digest). */
+  unlearn?: boolean;
+}
+
+/**
+ * The Bayesian filter's token databases: one global ('' scope) and optional per-recipient ones
+ * (scope = the address, lower case). Counts are per message (a token counts once per message).
+ */
+export interface BayesStore {
+  counts(scope: string): Promise<BayesCounts>;
+  /** The counts of the given tokens; tokens never seen are absent from the map. */
+  lookup(scope: string, tokens: readonly string[]): Promise<Map<string, TokenCounts>>;
+  learn(scope: string, input: LearnInput): Promise<LearnOutcome>;
+  /**
+   * Adds counts as they are (a bogofilter wordlist import): tokens with their spam and ham counts,
+   * and message counts; no digests.
+   */
+  importCounts(scope: string, rows: ReadonlyArray<{ token: string; spam: number; ham: number; lastSeen: number }>, messages: { spam: number; ham: number }): Promise<void>;
+  /** Scopes that have a database, '' (global) included when it has anything. */
+  scopes(): Promise<string[]>;
+}
+
 export interface MaintenanceLimits {
   /** Seconds since the epoch. */
   now: number;
   historyMaxAge: number;
   historyMaxRecords: number;
+  /** Bayes tokens not learned for this many seconds are removed (0: never). */
+  bayesTokenMaxAge?: number;
 }
 
 export interface MaintenanceReport {
@@ -274,6 +329,7 @@ export interface MaintenanceReport {
   expiredListEntries: number;
   expiredBans: number;
   expiredStrikes: number;
+  expiredBayesTokens?: number;
   durationMs: number;
 }
 
@@ -284,6 +340,7 @@ export interface Store {
   readonly bans: BanStore;
   readonly strikes: StrikeStore;
   readonly recipients: RecipientStore;
+  readonly bayes: BayesStore;
   /** Removes expired entries in small batches, yielding between them so requests are not stalled. */
   maintenance(limits: MaintenanceLimits): Promise<MaintenanceReport>;
   /** One line for the start-up log, e.g. "sqlite /var/lib/rempart/rempart.db". */

@@ -63,6 +63,33 @@ const MIGRATIONS: string[] = [
      created_at INTEGER NOT NULL
    );
    CREATE INDEX recipients_domain ON recipients (domain, address);`,
+  // 4: the Bayesian filter's databases (issue 5), one per scope ('' global, or a recipient address).
+  // Tokens are keyed by (scope id, token) without a rowid: the key is the row, and lookups read one
+  // B-tree. Token times are seconds since the epoch; maintenance expires tokens by scanning the key
+  // in chunks rather than through an index on the time, which would repeat every token and be
+  // rewritten at every learn. `tokens` in bayes_scopes is kept equal to the scope's token rows.
+  `CREATE TABLE bayes_scopes (
+     id INTEGER PRIMARY KEY,
+     scope TEXT NOT NULL UNIQUE,
+     spam_messages INTEGER NOT NULL DEFAULT 0,
+     ham_messages INTEGER NOT NULL DEFAULT 0,
+     tokens INTEGER NOT NULL DEFAULT 0
+   );
+   CREATE TABLE bayes_tokens (
+     scope_id INTEGER NOT NULL,
+     token TEXT NOT NULL,
+     spam INTEGER NOT NULL,
+     ham INTEGER NOT NULL,
+     last_learned INTEGER NOT NULL,
+     PRIMARY KEY (scope_id, token)
+   ) WITHOUT ROWID;
+   CREATE TABLE bayes_messages (
+     scope_id INTEGER NOT NULL,
+     digest TEXT NOT NULL,
+     class TEXT NOT NULL CHECK (class IN ('spam', 'ham')),
+     learned_at INTEGER NOT NULL,
+     PRIMARY KEY (scope_id, digest)
+   ) WITHOUT ROWID;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

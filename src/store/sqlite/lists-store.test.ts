@@ -124,9 +124,9 @@ test('a store of schema version 1 is upgraded in place', async () => {
     const first = new SqliteStore(dir, 1000);
     await first.greylist.updateTriplet('k', undefined, () => ({ next: { firstSeen: 1, lastSeen: 1, attempts: 1, passedAt: 0 }, result: 0 }), () => 1e9);
     await first.close();
-    // Turn it back into a version-1 file: drop what migrations 2 and 3 made.
+    // Turn it back into a version-1 file: drop what migrations 2 to 4 made.
     const db: InstanceType<typeof Database> = openDatabaseFile(join(dir, 'rempart.db'), 1000);
-    db.exec("DROP TABLE list_entries; DROP TABLE bans; DROP TABLE strikes; DROP TABLE recipients; UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+    db.exec("DROP TABLE list_entries; DROP TABLE bans; DROP TABLE strikes; DROP TABLE recipients; DROP TABLE bayes_scopes; DROP TABLE bayes_tokens; DROP TABLE bayes_messages; UPDATE meta SET value = '1' WHERE key = 'schema_version'");
     db.close();
     const reopened = new SqliteStore(dir, 1000);
     assert.equal((await reopened.greylist.listTriplets({})).length, 1, 'old data kept');

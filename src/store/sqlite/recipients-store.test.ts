@@ -77,9 +77,9 @@ test('a store of schema version 2 gets the recipient table, its data kept', asyn
     const first = new SqliteStore(dir, 1000);
     await first.lists.put([{ kind: 'block', value: '@x.example', scope: '', reason: '', comment: '', addedBy: 'root', createdAt: 1, expiresAt: 0 }]);
     await first.close();
-    // Turn it back into a version-2 file: drop what migration 3 made.
+    // Turn it back into a version-2 file: drop what migrations 3 and 4 made.
     const db = openDatabaseFile(join(dir, 'rempart.db'), 1000);
-    db.exec("DROP TABLE recipients; UPDATE meta SET value = '2' WHERE key = 'schema_version'");
+    db.exec("DROP TABLE recipients; DROP TABLE bayes_scopes; DROP TABLE bayes_tokens; DROP TABLE bayes_messages; UPDATE meta SET value = '2' WHERE key = 'schema_version'");
     db.close();
     const reopened = new SqliteStore(dir, 1000);
     try {
@@ -91,7 +91,7 @@ test('a store of schema version 2 gets the recipient table, its data kept', asyn
     }
     const check = openDatabaseFile(join(dir, 'rempart.db'), 1000);
     assert.equal((check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string }).value, String(SCHEMA_VERSION));
-    assert.equal(SCHEMA_VERSION, 3);
+    assert.equal(SCHEMA_VERSION, 4);
     check.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });

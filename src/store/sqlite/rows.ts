@@ -6,6 +6,8 @@ import type { Ban, BanSource, ListEntry, ListEntryType, ListKind, RecipientEntry
 export const LISTS_VERSION = 'lists_version';
 export const BANS_VERSION = 'bans_version';
 export const RECIPIENTS_VERSION = 'recipients_version';
+/** Bumped by every Bayes write (learn, import, expiry): readers drop their token caches when it moves. */
+export const BAYES_VERSION = 'bayes_version';
 
 export interface ListEntryDbRow {
   id: number;

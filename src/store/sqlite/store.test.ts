@@ -5,21 +5,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { withStore } from '../../../test/helpers/sqlite-store.js';
 import { SqliteStore } from './store.js';
 import type { ResultRecord } from '../../core/result.js';
 
-function withStore(fn: (store: SqliteStore, dir: string) => Promise<void>) {
-  return async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'rempart-store-'));
-    const store = new SqliteStore(dir, 1000);
-    try {
-      await fn(store, dir);
-    } finally {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  };
-}
 
 const record = (time: number, overrides: Partial<ResultRecord> = {}): ResultRecord => ({
   time, node: 'mx1', protocol: 'policy', stage: 'rcpt', clientAddress: '192.0.2.1', clientName: 'unknown', helo: 'h',

@@ -1,8 +1,9 @@
-// The SQLite store: greylist, history, allow/block list, ban, strike and recipient tables in one
-// WAL database. The main thread reads through its own connection; every write (batched updates,
-// history, flushes, list and recipient changes, maintenance) goes to the writer thread, so no
-// commit, checkpoint or maintenance pass ever blocks a request.
+// The SQLite store: greylist, history, allow/block list, ban, strike, recipient and Bayes tables in
+// one WAL database. The main thread reads through its own connection; every write (batched updates,
+// history, flushes, list and recipient changes, Bayes learning, maintenance) goes to the writer
+// thread, so no commit, checkpoint or maintenance pass ever blocks a request.
 import { join } from 'node:path';
+import { SqliteBayesStore } from './bayes.js';
 import { CommitQueue } from './commit-queue.js';
 import { DATABASE_FILE, openDatabase, type Db } from './database.js';
 import { SqliteGreylistStore } from './greylist.js';
@@ -21,6 +22,7 @@ export class SqliteStore implements Store {
   readonly bans: SqliteBanStore;
   readonly strikes: SqliteStrikeStore;
   readonly recipients: SqliteRecipientStore;
+  readonly bayes: SqliteBayesStore;
   private readonly db: Db;
   private readonly writer: SqliteWriter;
   private readonly queue: CommitQueue;
@@ -39,6 +41,7 @@ export class SqliteStore implements Store {
     this.bans = new SqliteBanStore(this.db, this.queue, this.writer);
     this.strikes = new SqliteStrikeStore(this.db, this.queue, this.writer);
     this.recipients = new SqliteRecipientStore(this.db, this.writer);
+    this.bayes = new SqliteBayesStore(this.db, this.writer);
   }
 
   describe(): string {
@@ -46,7 +49,7 @@ export class SqliteStore implements Store {
   }
 
   async maintenance(limits: MaintenanceLimits): Promise<MaintenanceReport> {
-    await this.queue.sync();
+    await Promise.all([this.queue.sync(), this.bayes.sync()]);
     const reply = await this.writer.send({ kind: 'maintenance', limits });
     if (reply.report!.expiredClients > 0) this.greylist.reloadKnownClients();
     return reply.report!;
@@ -54,7 +57,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     this.greylist.stop();
-    await this.queue.sync();
+    await Promise.all([this.queue.sync(), this.bayes.sync()]);
     await this.writer.close();
     this.db.close();
   }

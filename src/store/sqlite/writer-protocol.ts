@@ -2,7 +2,10 @@
 // through the writer, so the event loop that answers Postfix never waits on a commit, a WAL
 // checkpoint or a maintenance pass.
 import type { ResultRecord } from '../../core/result.js';
-import type { Ban, ClientState, ListEntry, ListEntryInput, ListSelector, MaintenanceLimits, MaintenanceReport, RecipientEntry, RecipientInput, TripletLabels, TripletState } from '../types.js';
+import type {
+  Ban, ClientState, LearnInput, LearnOutcome, ListEntry, ListEntryInput, ListSelector, MaintenanceLimits, MaintenanceReport,
+  RecipientEntry, RecipientInput, TripletLabels, TripletState,
+} from '../types.js';
 
 export interface TripletWrite {
   key: string;
@@ -27,6 +30,12 @@ export type ListEntryWrite = ListEntryInput & Pick<ListEntry, 'type'>;
 
 /** A valid recipient ready to store: address normalised, domain known. */
 export type RecipientWrite = RecipientInput & Pick<RecipientEntry, 'domain'>;
+
+/** A message to learn or unlearn in a Bayes scope (normalised: lower case, tokens distinct). */
+export type BayesLearnWrite = LearnInput & { scope: string };
+
+/** Imported token counts as positional values: token, spam count, ham count, last seen (seconds since the epoch). */
+export type BayesImportRow = [token: string, spam: number, ham: number, lastSeen: number];
 
 /** A history record as positional values (no repeated key names): cheaper to serialise by the thousand. */
 export type HistoryTuple = [
@@ -54,6 +63,8 @@ export type WriterRequest =
   | { id: number; kind: 'strikesClear'; address: string }
   | { id: number; kind: 'flushTriplets'; search: string | undefined }
   | { id: number; kind: 'flushClients' }
+  | { id: number; kind: 'bayesLearn'; items: BayesLearnWrite[] }
+  | { id: number; kind: 'bayesImport'; scope: string; rows: BayesImportRow[]; messages: { spam: number; ham: number } }
   | { id: number; kind: 'maintenance'; limits: MaintenanceLimits };
 
 export type WriterReply =
@@ -68,6 +79,10 @@ export type WriterReply =
       recipients?: { entry: RecipientEntry; created: boolean }[];
       /** bansPut: the ban as stored. */
       ban?: Ban;
+      /** bayesLearn: what happened to each item, in order. */
+      outcomes?: LearnOutcome[];
+      /** bayesLearn, bayesImport: what the write bumped meta.bayes_version to (absent when a learn changed nothing). */
+      bayesVersion?: number;
     }
   | { id: number; ok: false; error: string };
 

@@ -1,8 +1,10 @@
 // The SQLite writer thread: owns the only write connection of the daemon and applies, in order,
 // batches of greylist updates, strikes and history records (one transaction each), flushes, list,
-// ban and recipient changes (each bumping its version counter in the same transaction), and the maintenance
-// passes that delete expired rows in batches. The main thread only reads.
+// ban and recipient changes (each bumping its version counter in the same transaction), Bayes learning
+// and imports (bayes-writer.ts), and the maintenance passes that delete expired rows in batches. The
+// main thread only reads.
 import { parentPort, workerData } from 'node:worker_threads';
+import { BayesWriter } from './bayes-writer.js';
 import { openDatabaseFile, type Db } from './database.js';
 import { likeContains } from './sql.js';
 import type { ClientWrite, HistoryTuple, ListEntryWrite, RecipientWrite, StrikeWrite, TripletWrite, WriterInit, WriterReply, WriterRequest } from './writer-protocol.js';
@@ -35,8 +37,10 @@ class Writer {
   private readonly getRecipient;
   private readonly insertRecipient;
   private readonly updateRecipient;
+  private readonly bayes: BayesWriter;
 
   constructor(private readonly db: Db) {
+    this.bayes = new BayesWriter(db);
     this.putTriplet = db.prepare(
       `INSERT INTO greylist_triplets (key, client_net, sender, recipient, first_seen, last_seen, attempts, passed_at, expires_at)
        VALUES (@key, @clientNet, @sender, @recipient, @firstSeen, @lastSeen, @attempts, @passedAt, @expiresAt)
@@ -171,6 +175,12 @@ class Writer {
         });
         return { id: request.id, ok: true, changes: flush() };
       }
+      case 'bayesLearn': {
+        const { outcomes, version } = this.bayes.learn(request.items);
+        return { id: request.id, ok: true, outcomes, bayesVersion: version };
+      }
+      case 'bayesImport':
+        return { id: request.id, ok: true, bayesVersion: this.bayes.import(request.scope, request.rows, request.messages) };
       case 'maintenance':
         return { id: request.id, ok: true, report: this.maintenance(request.limits) };
     }
@@ -257,6 +267,7 @@ class Writer {
       'DELETE FROM strikes WHERE (address, reason) IN (SELECT address, reason FROM strikes WHERE expires_at <= ? LIMIT ?)',
       limits.now,
     );
+    const expiredBayesTokens = limits.bayesTokenMaxAge ? this.bayes.expire(limits.now - limits.bayesTokenMaxAge) : 0;
     return {
       expiredTriplets,
       expiredClients,
@@ -264,6 +275,7 @@ class Writer {
       expiredListEntries,
       expiredBans,
       expiredStrikes,
+      expiredBayesTokens,
       durationMs: performance.now() - started,
     };
   }

@@ -1,0 +1,166 @@
+// The Bayesian classifier's mathematics, pure: Gary Robinson's token probability f(w) and Fisher's
+// inverse chi-square combining of the most significant tokens, as bogofilter and SpamAssassin do it.
+//
+// For a token seen in b spam and g ham messages, out of B spam and G ham messages learned:
+//   p(w) = (b/B) / (b/B + g/G)                  b and g capped at B and G; B and G taken as at least 1
+//   f(w) = (s·x + n·p(w)) / (s + n)             n = b + g; s = robs, x = robx; f = x for a token never seen
+// A token is significant when |f(w) − 0.5| > min_dev (strictly, as bogofilter); the max_tokens most
+// significant are combined (equally significant ones in the order of `tokens`, so the result is
+// deterministic: the tokenizer's order is):
+//   H = C⁻¹(−2 Σ ln f(w), 2n)     S = C⁻¹(−2 Σ ln(1 − f(w)), 2n)     I = (1 + H − S) / 2
+// where C⁻¹(χ², ν) is the chi-square survival function (the probability of a value at least χ² with ν
+// degrees of freedom). H is near 0 when the tokens are hammy, S near 0 when they are spammy, so I is
+// near 1 for spam, near 0 for ham, and near 0.5 when both or neither are strong (Robinson, "A
+// Statistical Approach to the Spam Problem", Linux Journal 2003; bogofilter's P, Q and spamicity).
+// Without any significant token there is no evidence: probability 0.5, verdict 'unsure'.
+
+/** How many learned spam and ham messages held a token. */
+export interface TokenCounts {
+  spam: number;
+  ham: number;
+}
+
+/** How many spam and ham messages the database learned. */
+export interface ClassCounts {
+  spamMessages: number;
+  hamMessages: number;
+}
+
+/** The parameters, named as in the configuration's `bayes` section so that it can be passed as is. */
+export interface ClassifierParams {
+  /** Robinson's s: the weight of the prior x for rarely seen tokens (> 0). */
+  robs: number;
+  /** Robinson's x: the probability of a token never seen (0 < x < 1). */
+  robx: number;
+  /** Tokens with |f(w) − 0.5| at or below this are left out (0 ≤ min_dev < 0.5). */
+  min_dev: number;
+  /** At most this many of the most significant tokens are combined. */
+  max_tokens: number;
+  /** A probability at or above this is spam. */
+  spam_cutoff: number;
+  /** A probability at or below this is ham; between the cutoffs, unsure. */
+  ham_cutoff: number;
+  /** Spam and ham messages each that must have been learned before any verdict. */
+  min_messages: number;
+}
+
+export type Verdict = 'spam' | 'ham' | 'unsure';
+
+export interface SignificantToken {
+  token: string;
+  /** Robinson's f(w). */
+  f: number;
+}
+
+export interface Classification {
+  /** Robinson's indicator I, from 0 (ham) to 1 (spam). */
+  probability: number;
+  verdict: Verdict;
+  /** The tokens combined, most significant first. */
+  significantTokens: SignificantToken[];
+}
+
+/** The probability of no evidence either way. */
+const EVEN_ODDS = 0.5;
+/** Partial sums of the chi-square series are rescaled past 1e280 (doubles reach 1.8e308). */
+const RESCALE_ABOVE = 1e280;
+const LN_RESCALE = Math.log(RESCALE_ABOVE);
+
+/**
+ * The chi-square survival function Q(χ² | ν) for an even number ν of degrees of freedom:
+ * e^(−m) · Σ_{i<ν/2} m^i / i!  with m = χ²/2 (the closed form Robinson uses), summed with rescaling
+ * so that e^(−m) does not underflow for large m.
+ */
+export function chi2Q(chiSquare: number, degreesOfFreedom: number): number {
+  if (!Number.isInteger(degreesOfFreedom) || degreesOfFreedom <= 0 || degreesOfFreedom % 2 !== 0) {
+    throw new RangeError(`chi2Q: degrees of freedom must be a positive even integer, got ${degreesOfFreedom}`);
+  }
+  if (chiSquare <= 0) return 1;
+  const m = chiSquare / 2;
+  let term = 1;
+  let sum = 1;
+  let logScale = 0;
+  for (let i = 1; i < degreesOfFreedom / 2; i++) {
+    term *= m / i;
+    sum += term;
+    if (sum > RESCALE_ABOVE) {
+      sum /= RESCALE_ABOVE;
+      term /= RESCALE_ABOVE;
+      logScale += LN_RESCALE;
+    }
+  }
+  return Math.min(1, Math.exp(Math.log(sum) + logScale - m));
+}
+
+/** Robinson's f(w) for a token with these counts (see the top of the file). */
+export function tokenProbability(counts: TokenCounts | undefined, classes: ClassCounts, robs: number, robx: number): number {
+  if (counts === undefined) return robx;
+  const spamMessages = Math.max(1, classes.spamMessages);
+  const hamMessages = Math.max(1, classes.hamMessages);
+  const spam = Math.min(counts.spam, spamMessages);
+  const ham = Math.min(counts.ham, hamMessages);
+  const n = spam + ham;
+  if (n <= 0) return robx;
+  const spamRate = spam / spamMessages;
+  const p = spamRate / (spamRate + ham / hamMessages);
+  return (robs * robx + n * p) / (robs + n);
+}
+
+/** Robinson's indicator I = (1 + H − S) / 2 for these f(w) values (0.5 for none). */
+export function combine(probabilities: readonly number[]): number {
+  if (probabilities.length === 0) return EVEN_ODDS;
+  let sumLnF = 0;
+  let sumLnOneMinusF = 0;
+  for (const f of probabilities) {
+    sumLnF += Math.log(f);
+    sumLnOneMinusF += Math.log1p(-f);
+  }
+  const degreesOfFreedom = 2 * probabilities.length;
+  const hamminess = chi2Q(-2 * sumLnF, degreesOfFreedom);
+  const spamminess = chi2Q(-2 * sumLnOneMinusF, degreesOfFreedom);
+  return (1 + hamminess - spamminess) / 2;
+}
+
+/** The verdict for a probability: spam at or above spam_cutoff, ham at or below ham_cutoff, else unsure. */
+export function verdictOf(probability: number, params: Pick<ClassifierParams, 'spam_cutoff' | 'ham_cutoff'>): Verdict {
+  if (probability >= params.spam_cutoff) return 'spam';
+  if (probability <= params.ham_cutoff) return 'ham';
+  return 'unsure';
+}
+
+/**
+ * Classifies a message from its distinct tokens and their counts (tokens never seen absent from
+ * `counts`). Undefined (no verdict) until each class has min_messages learned messages.
+ */
+export function classify(tokens: readonly string[], counts: ReadonlyMap<string, TokenCounts>, classes: ClassCounts, params: ClassifierParams): Classification | undefined {
+  if (classes.spamMessages < params.min_messages || classes.hamMessages < params.min_messages) return undefined;
+  const { robs, robx, min_dev: minDev } = params;
+  const unseenDeviation = Math.abs(robx - EVEN_ODDS);
+  const significant: SignificantToken[] = [];
+  const deviations: number[] = [];
+  for (const token of tokens) {
+    const found = counts.get(token);
+    // A token never seen has f = robx: significant for all or for none, usually none.
+    if (found === undefined && unseenDeviation <= minDev) continue;
+    const f = tokenProbability(found, classes, robs, robx);
+    const deviation = Math.abs(f - EVEN_ODDS);
+    if (deviation > minDev) {
+      significant.push({ token, f });
+      deviations.push(deviation);
+    }
+  }
+  // Most significant first; equally significant tokens stay in the message's order (a stable sort).
+  const order = Array.from(significant.keys());
+  order.sort((a, b) => deviations[b]! - deviations[a]!);
+  const chosen: SignificantToken[] = [];
+  const probabilities: number[] = [];
+  const limit = Math.min(order.length, Math.max(0, Math.floor(params.max_tokens)));
+  for (let i = 0; i < limit; i++) {
+    const entry = significant[order[i]!]!;
+    chosen.push(entry);
+    probabilities.push(entry.f);
+  }
+  if (chosen.length === 0) return { probability: EVEN_ODDS, verdict: 'unsure', significantTokens: [] };
+  const probability = combine(probabilities);
+  return { probability, verdict: verdictOf(probability, params), significantTokens: chosen };
+}

@@ -1,0 +1,175 @@
+// The tokenizer on messages written as raw text and parsed by the MIME analysis: charsets
+// (ISO-8859-1 and UTF-8), quoted-printable and base64, HTML (entities, hidden text, scripts, telling
+// tags, links), URLs, headers (which ones, with which prefix), encoded blobs and long words skipped,
+// capitals and digit shapes, scripts without spaces, attachments, and determinism.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseMessage } from '../mime/parse.js';
+import { ALL_TOKEN_FAMILIES, tokenize, tokenizeWith } from './tokenizer.js';
+
+const HEADERS = [
+  'Received: from mail.sender.example (mail.sender.example [198.51.100.7]) by mx.receiver.example (Postfix) with ESMTP id 4F2A1; Wed, 31 Dec 2025 23:58:00 +0100',
+  'Received: from laptop (unknown [192.168.1.20]) by mail.sender.example with ESMTPSA; Wed, 31 Dec 2025 23:57:58 +0100',
+  'Return-Path: <bounce@returns.example>',
+  'X-Spam-Status: No, score=0.1',
+  'Date: Wed, 31 Dec 2025 23:58:00 +0100',
+  'Message-ID: <20251231225800.4F2A1C0D3@mail.sender.example>',
+  'From: Alice Martin <alice@news.sender.example>',
+  'To: bob@receiver.example',
+  'Subject: Lunch on Friday?',
+  'MIME-Version: 1.0',
+];
+
+async function tokensOf(headers: string[], body: string): Promise<string[]> {
+  return tokenize(await parseMessage(Buffer.from(`${headers.join('\n')}\n\n${body}`, 'latin1')));
+}
+
+/** A message of one part with the given Content-Type and transfer encoding. */
+const onePart = (contentType: string, encoding: string, body: string) =>
+  tokensOf([...HEADERS, `Content-Type: ${contentType}`, `Content-Transfer-Encoding: ${encoding}`], body);
+
+test('words: case folded, 3 to 40 characters, joined by inner punctuation, $ and ! kept', async () => {
+  const tokens = await onePart('text/plain; charset=us-ascii', '7bit', "Don't miss it: e-mail me at 3.5 o'clock, it's only $1,000!!! Go to the-end...\n");
+  for (const expected of ["don't", 'miss', 'e-mail', '3.5', "o'clock", "it's", 'only', '$1,000!!!', 'the-end']) assert.ok(tokens.includes(expected), expected);
+  // 2 characters or fewer: left out; a trailing joiner is not part of a word.
+  for (const absent of ['it', 'me', 'at', 'go', 'to', 'the-end...', "Don't"]) assert.ok(!tokens.includes(absent), absent);
+});
+
+test('capitals also as written, digits also as their shape', async () => {
+  const tokens = await onePart('text/plain', '7bit', 'FREE offer, Call 555-0142 now, Only $19.99\n');
+  assert.ok(tokens.includes('free') && tokens.includes('FREE'), 'FREE: folded and as written');
+  assert.ok(tokens.includes('call') && !tokens.includes('Call'), 'a capital initial is not shouting');
+  assert.ok(tokens.includes('555-0142') && tokens.includes('N:NNN-NNNN'));
+  assert.ok(tokens.includes('$19.99') && tokens.includes('N:$NN.NN'));
+});
+
+test('charsets: ISO-8859-1 quoted-printable and UTF-8 base64 parts give the same words', async () => {
+  const latin1 = await onePart('text/plain; charset=iso-8859-1', 'quoted-printable', 'Caf=E9 cr=E8me br=FBl=E9e =E0 la fran=E7aise\n');
+  for (const word of ['café', 'crème', 'brûlée', 'française']) assert.ok(latin1.includes(word), word);
+  const utf8Text = 'Grüße aus MÜNCHEN, café crème';
+  const utf8 = await onePart('text/plain; charset=utf-8', 'base64', `${Buffer.from(utf8Text, 'utf8').toString('base64')}\n`);
+  for (const word of ['grüße', 'aus', 'münchen', 'MÜNCHEN', 'café', 'crème']) assert.ok(utf8.includes(word), word);
+  assert.ok(latin1.includes('charset:iso-8859-1') && utf8.includes('charset:utf-8'));
+  // The encoded form itself never becomes a token.
+  assert.ok(!latin1.some((t) => t.includes('=E9')) && !utf8.some((t) => t.includes('R3L')));
+});
+
+test('scripts without spaces give character pairs', async () => {
+  const tokens = await onePart('text/plain; charset=utf-8', 'base64', `${Buffer.from('日本語のメール', 'utf8').toString('base64')}\n`);
+  for (const pair of ['日本', '本語', '語の', 'のメ', 'メー', 'ール']) assert.ok(tokens.includes(pair), pair);
+  assert.ok(!tokens.includes('日本語のメール'));
+});
+
+test('HTML: visible text with entities decoded, hidden text and scripts left out, telling tags and links', async () => {
+  const html = [
+    '<html><head><title>titleword</title><style>p { color: red }</style><script>var scriptword = 1;</script></head>',
+    '<body bgcolor="#ffffff"><p>Caf&eacute; &amp; cr&egrave;me</p>',
+    '<div style="display:none">invisibleword</div>',
+    '<font color="red" size="5">BIG sale</font>',
+    '<a href="https://www.shop.example/deals/unsubscribe?id=123456">click</a>',
+    '<img src="http://45.33.12.7/pixel.gif" width="1" height="1">',
+    '</body></html>',
+  ].join('\n');
+  const tokens = await onePart('text/html; charset=utf-8', '7bit', html);
+  for (const word of ['café', 'crème', 'sale', 'BIG', 'click']) assert.ok(tokens.includes(word), word);
+  for (const hidden of ['titleword', 'scriptword', 'invisibleword', 'eacute', 'amp']) assert.ok(!tokens.includes(hidden), hidden);
+  for (const fact of ['html:invisible-text', 'html:remote-image', 'html:images:1', 'html:links:1', 'part:html', 'part:html-only']) assert.ok(tokens.includes(fact), fact);
+  for (const tag of ['tag:font', 'attr:font:color', 'attr:font:size']) assert.ok(tokens.includes(tag), tag);
+  // Only the telling tags: not <p>, <div>, <a>.
+  assert.ok(!tokens.includes('tag:p') && !tokens.includes('tag:div') && !tokens.includes('tag:a'));
+  // URLs: host and parent domains down to the registrable one, path words (digits as N), IP hosts.
+  for (const url of ['url:www.shop.example', 'url:shop.example', 'urlpath:deals', 'urlpath:unsubscribe', 'url:ip', 'url:45.33.12.7', 'urlpath:pixel']) {
+    assert.ok(tokens.includes(url), url);
+  }
+  assert.ok(!tokens.some((t) => t.includes('123456')), 'the query is not tokenized');
+});
+
+test('encoded blobs and long words give one token each, not pieces', async () => {
+  const blob = Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 7919) % 256)).toString('base64');
+  const lines = blob.match(/.{1,76}/g)!.join('\n');
+  const hex = 'a3f9c2e1'.repeat(8);
+  // Not a blob: the hyphen is outside the base64 alphabet.
+  const longWord = 'pneumonoultramicroscopicsilicovolcanoconiosis-like';
+  const tokens = await onePart('text/plain', '7bit', `Here is the key:\n${lines}\ndigest ${hex} and ${longWord}\n`);
+  // 400 base64 characters on 6 lines (the last one short) make one long blob; 64 hex digits a short one.
+  assert.ok(tokens.includes('blob:long'), 'base64 lines');
+  assert.ok(tokens.includes('blob:short'), 'hex digest');
+  assert.ok(tokens.includes('skip:p50'), 'a word longer than 40 characters: its first letter and length in tens');
+  // Nothing of the blob, the digest or the long word otherwise: only ordinary words remain.
+  const words = tokens.filter((t) => !t.includes(':'));
+  assert.deepEqual(words.sort(), ['and', 'digest', 'here', 'key', 'the'].sort());
+});
+
+test('headers: chosen ones with their name as prefix; delivery headers and Received "by" hosts left out', async () => {
+  const tokens = await onePart('text/plain', '7bit', 'Hello there\n');
+  for (const expected of [
+    'subject:lunch',
+    'subject:friday',
+    'from:alice',
+    'from:martin',
+    'from:alice@news.sender.example',
+    'from:@news.sender.example',
+    'from:@sender.example',
+    'to:bob@receiver.example',
+    'to:@receiver.example',
+    'to:count:1',
+    'message-id:@mail.sender.example',
+    'message-id:N.NaNaNaNaN',
+    'received:mail.sender.example',
+    'received:sender.example',
+    'received:198.51.100',
+    'content-type:text',
+    'content-type:plain',
+    'header:message-id',
+    'header:received',
+  ]) {
+    assert.ok(tokens.includes(expected), expected);
+  }
+  // Received: the relay's own names and network, not the receiving host (by ...) nor private networks.
+  for (const absent of ['received:mx.receiver.example', 'received:receiver.example', 'received:192.168.1', 'received:laptop']) assert.ok(!tokens.includes(absent), absent);
+  // Added at delivery or by filters: not even their name.
+  for (const absent of ['header:return-path', 'header:x-spam-status', 'return-path:@returns.example']) assert.ok(!tokens.includes(absent), absent);
+  assert.ok(!tokens.some((t) => t.includes('returns.example') || t.includes('score')));
+  // Subject words only with their prefix; body words without one.
+  assert.ok(!tokens.includes('lunch') && tokens.includes('hello') && !tokens.includes('subject:hello'));
+});
+
+test('attachments: type, extension, name words; the extensions inside archives', async () => {
+  const boundary = 'b0undary';
+  const body = [
+    `--${boundary}`,
+    'Content-Type: text/plain',
+    '',
+    'See the invoice',
+    `--${boundary}`,
+    'Content-Type: application/pdf; name="Invoice_March.pdf"',
+    'Content-Disposition: attachment; filename="Invoice_March.pdf"',
+    'Content-Transfer-Encoding: base64',
+    '',
+    Buffer.from('%PDF-1.4 not really').toString('base64'),
+    `--${boundary}--`,
+    '',
+  ].join('\n');
+  const tokens = await tokensOf([...HEADERS, `Content-Type: multipart/mixed; boundary="${boundary}"`], body);
+  for (const expected of ['attachment:application/pdf', 'attachment:.pdf', 'attachment:invoice_march.pdf', 'part:text', 'invoice']) assert.ok(tokens.includes(expected), expected);
+});
+
+test('deterministic and distinct: the same message gives the same tokens in the same order, each once', async () => {
+  const raw = Buffer.from(`${HEADERS.join('\n')}\nContent-Type: text/plain\n\nwin win WIN money money $100 $100 money\n`);
+  const first = tokenize(await parseMessage(raw));
+  const second = tokenize(await parseMessage(raw));
+  assert.deepEqual(first, second);
+  assert.equal(new Set(first).size, first.length);
+  assert.deepEqual(first.filter((t) => ['win', 'WIN', 'money', '$100'].includes(t)), ['win', 'WIN', 'money', '$100']);
+});
+
+test('token families can be switched off, to measure them', async () => {
+  const message = await parseMessage(Buffer.from(`${HEADERS.join('\n')}\nContent-Type: text/html\n\n<font color=red>FREE $100</font>\n`));
+  const all = tokenizeWith(message, ALL_TOKEN_FAMILIES);
+  assert.deepEqual(all, tokenize(message));
+  const none = tokenizeWith(message, { received: false, headerNames: false, capitals: false, numberShapes: false, htmlTags: false });
+  for (const gone of ['received:sender.example', 'header:received', 'FREE', 'N:$NNN', 'tag:font']) {
+    assert.ok(all.includes(gone) && !none.includes(gone), gone);
+  }
+  assert.ok(none.includes('free') && none.includes('$100') && none.includes('subject:lunch'));
+});

@@ -1,0 +1,465 @@
+// The Bayesian classifier's tokenizer: turns a parsed message (src/core/message.ts) into the list of
+// its distinct tokens, deterministically and without I/O. It reads what the MIME analysis already
+// decoded (every charset is a JavaScript string by then) and the HTML and URL analyses that other
+// checks share (src/content/, computed once per message), so HTML is parsed only once.
+//
+// What becomes a token (bench/bayes measured each family on the SpamAssassin corpus):
+// - words of the text parts and of the visible text of HTML parts: runs of letters and digits,
+//   joined by single inner ' . , - _ (so "don't", "3.5", "$1,000", "e-mail" stay whole), with $ and
+//   ! kept ("$100", "free!!!"), folded to lower case; a word written in capitals also gives itself
+//   as written ("FREE": shouting is telling). 3 to 40 characters; a longer word becomes one `skip:`
+//   token (first character and length in tens, as SpamBayes does), and a whitespace-separated chunk
+//   of 40 characters or more in the base64 alphabet (encoded blobs, PGP armour, digests) one `blob:`
+//   token instead of dozens of meaningless pieces. Scripts written without spaces (Chinese, Japanese,
+//   Korean, Thai...) give overlapping character pairs (bigrams); other scripts give words. Words
+//   with digits also give their shape (`N:` + the word with each digit as N: prices, phone numbers
+//   and dates that differ only in their digits);
+// - a few telling headers, each word prefixed with the header's name: the subject
+//   (`subject:word`), the sender's and recipients' names, addresses and domains
+//   (`from:@example.com` and each parent domain), the Reply-To domains, the mailer, the Message-ID's
+//   host and shape, the top-level Content-Type, priority headers, and the names of the headers
+//   present (`header:x-mailer`). Received headers give the host names (and parent domains) and
+//   public /24 networks of their `from` clauses: the relays that handed the message on (the `by`
+//   hosts are the receiving site's own, the same for every message). Headers that delivery and
+//   filters add (Return-Path, Delivered-To, X-Spam-*...) are left out: learning from mailboxes
+//   would see them, the milter never does;
+// - the structure: each text part's kind and charset, attachment types, extensions and name words,
+//   the extensions inside archives, MIME problems; the HTML's active content, hidden text, images
+//   and links (counted in powers of two), and a few telling tags (`tag:font`) with their attribute
+//   names (`attr:font:color`);
+// - every URL (src/content/urls.ts): its host and each parent domain down to the registrable one
+//   (`url:www.example.com`, `url:example.com`), IP hosts, credentials, heavy encoding, and the
+//   words of its path (`urlpath:unsubscribe`).
+// Limits bound the work: characters read per message, header length, tokens per URL and per message.
+import { getDomain } from 'tldts';
+import type { MessageHeader, ParsedMessage } from '../core/message.js';
+import { htmlOf } from '../content/html.js';
+import { urlsOf } from '../content/urls.js';
+
+/** Token families that can be switched off, to measure what each brings (bench/bayes); all on in `tokenize`. */
+export interface TokenizerOptions {
+  /** Host names and /24 networks of Received headers' `from` clauses. */
+  received: boolean;
+  /** One token per header name present. */
+  headerNames: boolean;
+  /** Words in capitals also as written. */
+  capitals: boolean;
+  /** The digit shape of words with digits (`N:$NNN`). */
+  numberShapes: boolean;
+  /** A few telling HTML tags and their attribute names. */
+  htmlTags: boolean;
+}
+
+export const ALL_TOKEN_FAMILIES: Readonly<TokenizerOptions> = Object.freeze({ received: true, headerNames: true, capitals: true, numberShapes: true, htmlTags: true });
+
+/** Characters of text (parts, HTML text, headers) read per message: 512 Ki characters; the rest is ignored. */
+const MAX_TEXT_CHARS = 512 * 1024;
+/** HTML characters scanned for tags per message: 256 Ki characters. */
+const MAX_HTML_TAG_SCAN_CHARS = 256 * 1024;
+/** Distinct tokens per message: 5,000 tokens (at most a few hundred are significant anyway). */
+const MAX_TOKENS = 5000;
+/** Words shorter than this (3 characters, in UTF-16 units) are left out. */
+const MIN_WORD_CHARS = 3;
+/** Words longer than this (40 characters) become one `skip:` token. */
+const MAX_WORD_CHARS = 40;
+/** A whitespace-separated chunk of at least this many characters (40) in the base64 alphabet is an encoded blob. */
+const MIN_BLOB_CHARS = 40;
+/** A blob of at least this many characters (200, all its lines together) is a long one. */
+const LONG_BLOB_CHARS = 200;
+/** Names given per host name, itself included: 4 names (a.b.c.example.co.uk: down to c.example.co.uk). */
+const MAX_DOMAIN_LEVELS = 4;
+/** Path words per URL: 8 words. */
+const MAX_PATH_WORDS_PER_URL = 8;
+/** Header values are read up to 2,000 characters. */
+const MAX_HEADER_CHARS = 2000;
+/** Addresses tokenized per address header: 20 (the rest are only counted). */
+const MAX_ADDRESSES_PER_HEADER = 20;
+/** Received headers read: the first 10 (the newest hops; older ones are often forged). */
+const MAX_RECEIVED_HEADERS = 10;
+/** Header names longer than 40 characters give no token. */
+const MAX_HEADER_NAME_CHARS = 40;
+/** File extensions longer than 10 characters (dot excluded) give no token. */
+const MAX_EXTENSION_CHARS = 10;
+
+// Character classes of UTF-16 code units, computed once (0, the default: separates words).
+const SPACE = 1; // separates chunks and words
+const WORD = 2; // letters of word-separated scripts, $ and !
+const DIGIT = 3;
+const JOINER = 4; // ' . , - _ inside a word only
+const BIGRAM = 5; // scripts written without spaces
+const CHAR_CLASS = new Uint8Array(0x10000);
+// Letter case: 1 upper (or title), 2 lower, 0 none.
+const UPPER = 1;
+const LOWER = 2;
+const LETTER_CASE = new Uint8Array(0x10000);
+{
+  // Every code unit above ASCII in one string, classified by the regular expression engine a run of
+  // characters at a time (testing each character alone takes tens of milliseconds at start).
+  let above = '';
+  for (let first = 0x80; first < 0x10000; first += 4096) {
+    const codes: number[] = [];
+    for (let code = first; code < Math.min(first + 4096, 0x10000); code++) codes.push(code);
+    above += String.fromCharCode(...codes);
+  }
+  const mark = (table: Uint8Array, pattern: RegExp, value: number) => {
+    for (const match of above.matchAll(pattern)) table.fill(value, match.index + 0x80, match.index + 0x80 + match[0].length);
+  };
+  mark(CHAR_CLASS, /[\p{L}\p{M}\p{Nd}]+/gu, WORD);
+  mark(CHAR_CLASS, /\s+/gu, SPACE);
+  // Script extensions: the marks these scripts share (the Japanese prolonged sound mark ー) belong to them too.
+  mark(CHAR_CLASS, /[\p{scx=Han}\p{scx=Hiragana}\p{scx=Katakana}\p{scx=Hangul}\p{scx=Thai}\p{scx=Lao}\p{scx=Khmer}\p{scx=Myanmar}\p{scx=Tibetan}\p{scx=Yi}]+/gu, BIGRAM);
+  mark(LETTER_CASE, /[\p{Lu}\p{Lt}]+/gu, UPPER);
+  mark(LETTER_CASE, /\p{Ll}+/gu, LOWER);
+  for (let code = 0x41; code <= 0x5a; code++) {
+    CHAR_CLASS[code] = WORD;
+    LETTER_CASE[code] = UPPER;
+  }
+  for (let code = 0x61; code <= 0x7a; code++) {
+    CHAR_CLASS[code] = WORD;
+    LETTER_CASE[code] = LOWER;
+  }
+  for (let code = 0x30; code <= 0x39; code++) CHAR_CLASS[code] = DIGIT;
+  for (const character of '$!') CHAR_CLASS[character.charCodeAt(0)] = WORD;
+  for (const character of "'.,-_") CHAR_CLASS[character.charCodeAt(0)] = JOINER;
+  for (const character of ' \t\n\r\f\v') CHAR_CLASS[character.charCodeAt(0)] = SPACE;
+}
+/** The base64 alphabet with its padding (hex digits included). */
+const BASE64 = new Uint8Array(128);
+for (const character of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=') BASE64[character.charCodeAt(0)] = 1;
+
+/**
+ * The end of an encoded chunk starting at `start`, or 0: a whole chunk (up to white space) of at
+ * least MIN_BLOB_CHARS base64 characters; right after such a chunk (`continuing`), a shorter one with
+ * a digit, + / or = in it is the blob's last line.
+ */
+function blobEndAt(text: string, start: number, continuing: boolean): number {
+  let end = start;
+  let encodedLooking = false;
+  while (end < text.length) {
+    const code = text.charCodeAt(end);
+    if (code >= 128 || BASE64[code] === 0) break;
+    if (code < 0x3e) encodedLooking = true; // + / 0-9 =
+    end++;
+  }
+  if (end < text.length && CHAR_CLASS[text.charCodeAt(end)] !== SPACE) return 0;
+  if (end - start >= MIN_BLOB_CHARS || (continuing && encodedLooking)) return end;
+  return 0;
+}
+
+/** A count as a token-friendly bucket: 0, 1, 2, then the next power of two (4, 8, 16...). */
+function bucket(count: number): string {
+  return count <= 2 ? String(count) : String(2 ** Math.ceil(Math.log2(count)));
+}
+
+/** The distinct tokens of a message, collected under the limits above. */
+class TokenSet {
+  readonly tokens = new Set<string>();
+  /** Text characters still to read. */
+  private textBudget = MAX_TEXT_CHARS;
+
+  constructor(readonly options: Readonly<TokenizerOptions>) {}
+
+  add(token: string): void {
+    if (this.tokens.size < MAX_TOKENS) this.tokens.add(token);
+  }
+
+  /** Adds the words of `text`, each prefixed with `prefix` ('' for body text). */
+  words(text: string, prefix: string): void {
+    if (this.textBudget <= 0 || text.length === 0) return;
+    const source = text.length > this.textBudget ? text.slice(0, this.textBudget) : text;
+    this.textBudget -= source.length;
+    const folded = source.toLowerCase();
+    // Folding changes the length of a few characters (İ): such a text is then folded word by word.
+    const aligned = folded.length === source.length;
+    const { capitals, numberShapes } = this.options;
+    const length = source.length;
+    let chunkStart = true;
+    /** Characters of the encoded blob being read (0: none). */
+    let blob = 0;
+    let i = 0;
+    while (i < length) {
+      const cls = CHAR_CLASS[source.charCodeAt(i)]!;
+      if (cls === SPACE) {
+        chunkStart = true;
+        i++;
+        continue;
+      }
+      if (chunkStart) {
+        chunkStart = false;
+        const blobEnd = blobEndAt(source, i, blob > 0);
+        if (blobEnd > 0) {
+          blob += blobEnd - i;
+          i = blobEnd;
+          continue;
+        }
+        if (blob > 0) this.blob(prefix, blob);
+        blob = 0;
+      }
+      if (cls === BIGRAM) {
+        let end = i + 1;
+        while (end < length && CHAR_CLASS[source.charCodeAt(end)] === BIGRAM) end++;
+        if (end - i === 1) this.add(prefix + source[i]);
+        else for (let k = i; k + 1 < end; k++) this.add(prefix + source.slice(k, k + 2));
+        i = end;
+        continue;
+      }
+      if (cls !== WORD && cls !== DIGIT) {
+        i++;
+        continue;
+      }
+      // A word: word characters and digits, and single joiners between two of them.
+      let end = i;
+      let digits = 0;
+      let uppers = 0;
+      let lowers = 0;
+      for (;;) {
+        const code = source.charCodeAt(end);
+        const here = CHAR_CLASS[code]!;
+        if (here === DIGIT) digits++;
+        else {
+          const letterCase = LETTER_CASE[code]!;
+          if (letterCase === UPPER) uppers++;
+          else if (letterCase === LOWER) lowers++;
+        }
+        end++;
+        if (end >= length) break;
+        const next = CHAR_CLASS[source.charCodeAt(end)]!;
+        if (next === WORD || next === DIGIT) continue;
+        if (next === JOINER && end + 1 < length) {
+          const after = CHAR_CLASS[source.charCodeAt(end + 1)]!;
+          if (after === WORD || after === DIGIT) {
+            end++;
+            continue;
+          }
+        }
+        break;
+      }
+      const size = end - i;
+      if (size > MAX_WORD_CHARS) {
+        this.add(`${prefix}skip:${source[i]!.toLowerCase()}${Math.floor(size / 10) * 10}`);
+      } else if (size >= MIN_WORD_CHARS) {
+        const word = aligned ? folded.slice(i, end) : source.slice(i, end).toLowerCase();
+        this.add(prefix + word);
+        if (capitals && uppers >= 2 && lowers === 0) this.add(prefix + source.slice(i, end));
+        if (numberShapes && digits > 0) this.add(`${prefix}N:${word.replace(/[0-9]/g, 'N')}`);
+      }
+      i = end;
+    }
+    if (blob > 0) this.blob(prefix, blob);
+  }
+
+  /** One token for an encoded blob of `size` characters, short or long. */
+  private blob(prefix: string, size: number): void {
+    this.add(`${prefix}blob:${size >= LONG_BLOB_CHARS ? 'long' : 'short'}`);
+  }
+
+  /** `prefix` + the host name and its parent domains, down to the registrable domain (or the last two labels). */
+  domain(prefix: string, host: string): void {
+    const name = host.toLowerCase().replace(/\.$/, '');
+    if (name === '') return;
+    this.add(prefix + name);
+    const registrable = getDomain(name) ?? name.split('.').slice(-2).join('.');
+    let at = 0;
+    for (let level = 1; level < MAX_DOMAIN_LEVELS && name.length - at > registrable.length; level++) {
+      const dot = name.indexOf('.', at);
+      if (dot < 0) return;
+      at = dot + 1;
+      this.add(prefix + name.slice(at));
+    }
+  }
+}
+
+const ADDRESS = /([^\s<>()"',;:@]+)@([a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+)/gi;
+const IPV4 = /\b(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\b/g;
+const HOST_NAME = /\b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}\b/gi;
+const RECEIVED_FROM = /^\s*from\s+([\s\S]*?)(?:\bby\b|;|$)/i;
+
+/** Loopback, private, link-local, shared (CGNAT), multicast and reserved IPv4 networks: not telling. */
+function isPrivateIpv4(a: number, b: number): boolean {
+  return a === 0 || a === 10 || a === 127 || a >= 224 || (a === 100 && b >= 64 && b <= 127) || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168);
+}
+
+const capped = (value: string): string => (value.length > MAX_HEADER_CHARS ? value.slice(0, MAX_HEADER_CHARS) : value);
+
+/** From, To, Cc: display-name words, each address whole and its domains; returns how many addresses. */
+function addressHeader(set: TokenSet, prefix: string, value: string): number {
+  const text = capped(value);
+  let addresses = 0;
+  for (const match of text.matchAll(ADDRESS)) {
+    addresses++;
+    if (addresses > MAX_ADDRESSES_PER_HEADER) continue;
+    const domain = match[2]!.toLowerCase();
+    set.add(`${prefix}${match[1]!.toLowerCase()}@${domain}`);
+    set.domain(`${prefix}@`, domain);
+  }
+  set.words(text.replace(ADDRESS, ' '), prefix);
+  return addresses;
+}
+
+/** A Message-ID: the host after @, and the shape of the part before it (letter runs as a, digit runs as N). */
+function messageId(set: TokenSet, value: string): void {
+  const match = /<?([^<>@\s]*)@([^<>@\s]+?)>?\s*$/.exec(capped(value).trim());
+  if (!match) {
+    set.add('message-id:malformed');
+    return;
+  }
+  set.add(`message-id:@${match[2]!.toLowerCase()}`);
+  set.add(`message-id:${match[1]!.replace(/[a-zA-Z]+/g, 'a').replace(/[0-9]+/g, 'N').slice(0, 30)}`);
+}
+
+/** The relay named in a Received header's `from` clause: host names with parent domains, public /24 network. */
+function receivedFrom(set: TokenSet, value: string): void {
+  const clause = RECEIVED_FROM.exec(capped(value))?.[1];
+  if (clause === undefined) return;
+  for (const match of clause.matchAll(IPV4)) {
+    const [a, b, c, d] = [Number(match[1]), Number(match[2]), Number(match[3]), Number(match[4])];
+    if (a > 255 || b > 255 || c > 255 || d > 255 || isPrivateIpv4(a, b)) continue;
+    set.add(`received:${a}.${b}.${c}`);
+  }
+  for (const match of clause.matchAll(HOST_NAME)) set.domain('received:', match[0]);
+}
+
+/** Headers read word by word, by lower-case name, with their token prefix. */
+const WORD_HEADERS: ReadonlyMap<string, string> = new Map([
+  ['subject', 'subject:'],
+  ['x-mailer', 'x-mailer:'],
+  ['user-agent', 'user-agent:'],
+  ['content-type', 'content-type:'],
+  ['content-transfer-encoding', 'content-transfer-encoding:'],
+  ['x-priority', 'x-priority:'],
+  ['x-msmail-priority', 'x-msmail-priority:'],
+  ['importance', 'importance:'],
+  ['precedence', 'precedence:'],
+  ['organization', 'organization:'],
+]);
+
+/** Headers added at delivery or by filters (never seen by the milter): no token, not even their name. */
+const DELIVERY_HEADER = /^(?:return-path|delivered-to|x-original-to|envelope-to|x-envelope-to|delivery-date|x-keywords|x-uidl?|status|x-status|lines|content-length|x-spam(?:-.*)?|x-bogosity|x-virus-.*|x-greylist|x-imap(?:base)?|x-flags)$/;
+
+function headers(set: TokenSet, list: readonly MessageHeader[]): void {
+  let recipients = 0;
+  let receivedRead = 0;
+  for (const header of list) {
+    const name = header.name.toLowerCase();
+    if (DELIVERY_HEADER.test(name)) continue;
+    const prefix = WORD_HEADERS.get(name);
+    if (prefix !== undefined) {
+      set.words(capped(header.value), prefix);
+      if (name === 'subject' && header.value.trim() === '') set.add('subject:empty');
+    } else if (name === 'from') {
+      addressHeader(set, 'from:', header.value);
+    } else if (name === 'to' || name === 'cc') {
+      recipients += addressHeader(set, 'to:', header.value);
+    } else if (name === 'reply-to') {
+      for (const match of capped(header.value).matchAll(ADDRESS)) set.domain('reply-to:@', match[2]!);
+    } else if (name === 'message-id') {
+      messageId(set, header.value);
+    } else if (name === 'received' && set.options.received && receivedRead < MAX_RECEIVED_HEADERS) {
+      receivedRead++;
+      receivedFrom(set, header.value);
+    }
+    if (set.options.headerNames && name.length <= MAX_HEADER_NAME_CHARS) set.add(`header:${name}`);
+  }
+  set.add(`to:count:${bucket(recipients)}`);
+}
+
+/** `prefix.ext` for a file name with a short extension. */
+function addExtension(set: TokenSet, prefix: string, fileName: string): void {
+  const dot = fileName.lastIndexOf('.');
+  if (dot < 0 || fileName.length - dot - 1 > MAX_EXTENSION_CHARS || fileName.includes('/', dot)) return;
+  set.add(`${prefix}.${fileName.slice(dot + 1).toLowerCase()}`);
+}
+
+/** The structure: text parts, attachments, archive contents, MIME problems. */
+function structure(set: TokenSet, message: ParsedMessage): void {
+  let htmlParts = 0;
+  for (const part of message.textParts) {
+    if (part.kind === 'html') htmlParts++;
+    set.add(`part:${part.kind}${part.nested ? ':nested' : ''}`);
+    set.add(`charset:${part.charset === '' ? 'none' : part.charset}`);
+  }
+  if (message.textParts.length === 0) set.add('part:none');
+  else if (htmlParts === message.textParts.length) set.add('part:html-only');
+  for (const attachment of message.attachments) {
+    set.add(`attachment:${attachment.contentType}`);
+    addExtension(set, 'attachment:', attachment.filename);
+    set.words(attachment.filename, 'attachment:');
+    for (const entry of attachment.archive?.entries ?? []) addExtension(set, 'archive:', entry.name);
+  }
+  for (const problem of message.problems) set.add(`mime:${problem}`);
+}
+
+/** Telling HTML tags: presentational ones spam favours, and ones of hand-written or quoted mail. */
+const TELLING_TAGS = ['font', 'basefont', 'center', 'big', 'blink', 'marquee', 'map', 'area', 'base', 'blockquote', 'pre', 'tt', 'code'];
+/** A telling tag with its attributes (the regular expression skips the other tags quickly). */
+const TELLING_TAG = new RegExp(`<(${TELLING_TAGS.join('|')})(?=[\\s/>])([^>]{0,500})>`, 'gi');
+const HTML_ATTRIBUTE = /\s([a-zA-Z][a-zA-Z-]{0,20})\s*=/g;
+
+/** HTML: visible text, active content, hidden text, images and links, telling tags. */
+function html(set: TokenSet, message: ParsedMessage): void {
+  const analysis = htmlOf(message);
+  if (analysis.parts === 0) return;
+  set.words(analysis.text, '');
+  if (analysis.scripts > 0) set.add('html:script');
+  if (analysis.frames > 0) set.add('html:frame');
+  if (analysis.plugins > 0) set.add('html:plugin');
+  if (analysis.forms > 0) set.add('html:form');
+  if (analysis.invisible.letters > 0) set.add('html:invisible-text');
+  if (analysis.tiny.letters > 0) set.add('html:tiny-text');
+  if (analysis.likeBackground.letters > 0) set.add('html:text-like-background');
+  if (analysis.images.some((image) => image.remote)) set.add('html:remote-image');
+  set.add(`html:images:${bucket(analysis.images.length)}`);
+  set.add(`html:links:${bucket(analysis.links.length)}`);
+  if (!set.options.htmlTags) return;
+  let budget = MAX_HTML_TAG_SCAN_CHARS;
+  for (const part of message.textParts) {
+    if (part.kind !== 'html' || budget <= 0) continue;
+    const source = part.content.length > budget ? part.content.slice(0, budget) : part.content;
+    budget -= source.length;
+    for (const match of source.matchAll(TELLING_TAG)) {
+      const tag = match[1]!.toLowerCase();
+      set.add(`tag:${tag}`);
+      for (const attribute of match[2]!.matchAll(HTML_ATTRIBUTE)) set.add(`attr:${tag}:${attribute[1]!.toLowerCase()}`);
+    }
+  }
+}
+
+/** URLs: hosts with parent domains, IP hosts, credentials, encoding, path words (digits as N). */
+function urls(set: TokenSet, message: ParsedMessage): void {
+  for (const url of urlsOf(message)) {
+    if (url.ip) {
+      set.add(`url:ip${url.ip.public ? '' : ':private'}${url.ip.obfuscated ? ':obfuscated' : ''}`);
+      set.add(`url:${url.host}`);
+    } else {
+      set.domain('url:', url.host);
+    }
+    if (url.userinfo !== '') set.add('url:userinfo');
+    if (url.heavilyEncoded) set.add('url:encoded');
+    const pathStart = url.href.indexOf('/', url.href.indexOf('//') + 2);
+    if (pathStart < 0) continue;
+    const queryStart = url.href.slice(pathStart).search(/[?#]/);
+    const path = queryStart < 0 ? url.href.slice(pathStart) : url.href.slice(pathStart, pathStart + queryStart);
+    let words = 0;
+    for (const word of path.toLowerCase().split(/[^a-z0-9$-]+/)) {
+      if (word.length < MIN_WORD_CHARS || word.length > MAX_WORD_CHARS) continue;
+      set.add(`urlpath:${word.replace(/[0-9]/g, 'N')}`);
+      if (++words >= MAX_PATH_WORDS_PER_URL) break;
+    }
+  }
+}
+
+/** The distinct tokens of `message`, with only the given token families of those that can be switched off. */
+export function tokenizeWith(message: ParsedMessage, options: Readonly<TokenizerOptions>): string[] {
+  const set = new TokenSet(options);
+  headers(set, message.headers);
+  structure(set, message);
+  urls(set, message);
+  for (const part of message.textParts) if (part.kind === 'text') set.words(part.content, '');
+  html(set, message);
+  return Array.from(set.tokens);
+}
+
+/** The distinct tokens of `message` (see the top of the file): deterministic (same message, same tokens in the same order), no I/O. */
+export function tokenize(message: ParsedMessage): string[] {
+  return tokenizeWith(message, ALL_TOKEN_FAMILIES);
+}
