@@ -79,7 +79,7 @@ test('bayesSymbol: half the score at the cutoff, all of it at certainty, nothing
   assert.deepEqual(bayesSymbol({ probability: 1, verdict: 'spam', significantTokens: [] }, settings)?.score, 5);
   assert.deepEqual(bayesSymbol({ probability: 0.99, verdict: 'spam', significantTokens: [] }, settings)?.score, 2.5);
   assert.deepEqual(bayesSymbol({ probability: 0, verdict: 'ham', significantTokens: [] }, settings)?.score, -3);
-  assert.deepEqual(bayesSymbol({ probability: 0.45, verdict: 'ham', significantTokens: [] }, settings)?.score, -1.5);
+  assert.deepEqual(bayesSymbol({ probability: 0.05, verdict: 'ham', significantTokens: [] }, settings)?.score, -1.5);
   assert.equal(bayesSymbol({ probability: 0.7, verdict: 'unsure', significantTokens: [] }, settings), undefined);
 });
 

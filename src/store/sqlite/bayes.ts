@@ -17,7 +17,7 @@ import type { BayesCounts, BayesStore, LearnInput, LearnOutcome, TokenCounts } f
 /** Missing tokens are read with `token IN (?, ...)` queries of these sizes (in tokens), the smallest that fits; a chunk shorter than its query repeats its first token. */
 const LOOKUP_QUERY_SIZES = [10, 30, 100] as const;
 /** Token counts kept in memory for the global database (absent tokens too): at least this many, at most twice as many (about 100 bytes each). */
-const GLOBAL_CACHE_TOKENS = 50_000;
+const GLOBAL_CACHE_TOKENS = 200_000; // tokens: a trained database holds some 100,000, and absent tokens are cached too
 /** ... for each recipient's own database. */
 const RECIPIENT_CACHE_TOKENS = 5_000;
 /** Recipients' databases with a cache: at least this many (the most recently used), at most twice as many. */

@@ -1,0 +1,118 @@
+// Scores a classifier on labelled messages: errors and unsure messages from its verdicts, and the
+// area above the ROC curve (1-ROCA, in percent) from its scores alone.
+import type { MessageClass } from './corpus.js';
+
+export type Verdict = 'spam' | 'ham' | 'unsure';
+
+export interface Scored {
+  /** The message (corpus group/file name). */
+  id: string;
+  kind: MessageClass;
+  /** The classifier's spam probability, 0 to 1. */
+  score: number;
+  verdict: Verdict;
+}
+
+export interface Outcome {
+  spam: number;
+  ham: number;
+  /** Ham at or above the spam cutoff. */
+  hamAsSpam: number;
+  /** Spam at or below the ham cutoff. */
+  spamAsHam: number;
+  unsureHam: number;
+  unsureSpam: number;
+  /** Area above the ROC curve, in percent (0 = perfect ranking). */
+  oneMinusRocaPercent: number;
+}
+
+export interface Cutoffs {
+  spam: number;
+  ham: number;
+}
+
+/** Tristate verdict as bogofilter gives it: spam at or above the spam cutoff, ham at or below the ham cutoff. */
+export function verdictFor(score: number, cutoffs: Cutoffs): Verdict {
+  return score >= cutoffs.spam ? 'spam' : score <= cutoffs.ham ? 'ham' : 'unsure';
+}
+
+/**
+ * 1 − the area under the ROC curve, in percent: the share of (spam, ham) pairs the scores order
+ * wrongly, a tie counting half (the Mann-Whitney statistic), computed by sorting once.
+ */
+export function oneMinusRocaPercent(scored: readonly Scored[]): number {
+  const sorted = [...scored].sort((a, b) => a.score - b.score);
+  let spam = 0;
+  for (const s of scored) if (s.kind === 'spam') spam++;
+  const ham = scored.length - spam;
+  if (spam === 0 || ham === 0) return Number.NaN;
+  // For each group of equal scores: pairs where the ham scores higher than the spam, ties half.
+  let wrongPairs = 0;
+  let spamBelow = 0;
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    let groupSpam = 0;
+    let groupHam = 0;
+    while (j < sorted.length && sorted[j]!.score === sorted[i]!.score) {
+      if (sorted[j]!.kind === 'spam') groupSpam++;
+      else groupHam++;
+      j++;
+    }
+    wrongPairs += groupHam * spamBelow + 0.5 * groupHam * groupSpam;
+    spamBelow += groupSpam;
+    i = j;
+  }
+  return (100 * wrongPairs) / (spam * ham);
+}
+
+/** Errors and unsure messages from the verdicts, 1-ROCA from the scores. */
+export function outcome(scored: readonly Scored[]): Outcome {
+  const result: Outcome = { spam: 0, ham: 0, hamAsSpam: 0, spamAsHam: 0, unsureHam: 0, unsureSpam: 0, oneMinusRocaPercent: oneMinusRocaPercent(scored) };
+  for (const { kind, verdict } of scored) {
+    if (kind === 'spam') {
+      result.spam++;
+      if (verdict === 'ham') result.spamAsHam++;
+      else if (verdict === 'unsure') result.unsureSpam++;
+    } else {
+      result.ham++;
+      if (verdict === 'spam') result.hamAsSpam++;
+      else if (verdict === 'unsure') result.unsureHam++;
+    }
+  }
+  return result;
+}
+
+/**
+ * The largest share of 1-ROCA (in points of percent) that one spam, and one ham, accounts for: the
+ * pairs it is ordered wrongly in (ties half). Shows how much a single message moves the figure.
+ */
+export function worstMessageShares(scored: readonly Scored[]): { spam: number; ham: number } {
+  const spam = scored.filter((s) => s.kind === 'spam').map((s) => s.score).sort((a, b) => a - b);
+  const ham = scored.filter((s) => s.kind === 'ham').map((s) => s.score).sort((a, b) => a - b);
+  if (spam.length === 0 || ham.length === 0) return { spam: Number.NaN, ham: Number.NaN };
+  /** How many values of the sorted list are below `x`, and how many equal it. */
+  const rank = (sorted: number[], x: number): { below: number; equal: number } => {
+    let low = 0;
+    let high = sorted.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if (sorted[mid]! < x) low = mid + 1;
+      else high = mid;
+    }
+    let end = low;
+    while (end < sorted.length && sorted[end] === x) end++;
+    return { below: low, equal: end - low };
+  };
+  const pairs = spam.length * ham.length;
+  let worstSpam = 0;
+  for (const x of spam) {
+    const { below, equal } = rank(ham, x);
+    worstSpam = Math.max(worstSpam, ham.length - below - equal + equal / 2);
+  }
+  let worstHam = 0;
+  for (const x of ham) {
+    const { below, equal } = rank(spam, x);
+    worstHam = Math.max(worstHam, below + equal / 2);
+  }
+  return { spam: (100 * worstSpam) / pairs, ham: (100 * worstHam) / pairs };
+}
