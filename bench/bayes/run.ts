@@ -7,12 +7,12 @@
 // its section of docs/benchmarks.md between markers. With --tune, the parameters are first chosen by
 // cross-validation on the training half (tune.ts) and used instead of the configuration's defaults.
 // Run: npm run bench:bayes [-- --tune] [-- --help for all options]
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, loadavg, release, tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { machine, revision, type Status, type TargetRow } from '../report.js';
 import { classify, type ClassifierParams } from '../../src/classifier/robinson.js';
 import { ALL_TOKEN_FAMILIES, tokenize, tokenizeWith, type TokenizerOptions } from '../../src/classifier/tokenizer.js';
 import { parseConfigText } from '../../src/config/loader.js';
@@ -285,34 +285,6 @@ async function runBogofilter(train: SplitMessage[], test: SplitMessage[], direct
   return { name: 'bogofilter', version, trainSeconds, classifySeconds, scored, outcome: outcome(scored), parameters };
 }
 
-/** The commit the benchmark ran on, and whether the tree had uncommitted changes. */
-function revision(): string {
-  try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'bench/bayes'], { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    return `commit ${commit}${dirty ? ' with uncommitted changes in src/ or bench/bayes/' : ''}`;
-  } catch {
-    return 'unknown revision';
-  }
-}
-
-function machine(): { cpu: string; cores: number; node: string; kernel: string } {
-  let cpu = 'unknown CPU';
-  try {
-    cpu = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? cpu;
-  } catch {
-    // not Linux
-  }
-  return { cpu, cores: availableParallelism(), node: process.version, kernel: `Linux ${release()}` };
-}
-
-type Status = 'met' | 'not met' | 'not measured';
-
-interface TargetRow {
-  target: string;
-  measured: string;
-  status: Status;
-}
 
 const rate = (messages: number, seconds: number): number => messages / seconds;
 const unsureOf = (o: Outcome): number => o.unsureHam + o.unsureSpam;
@@ -399,7 +371,7 @@ function report(results: Results): string {
   lines.push('```', usage.trimEnd(), '```', '');
   lines.push(
     `**Machine:** ${m.cpu}, ${m.cores} cores (each tool runs as one process, one message at a time); Node ${m.node}; ${m.kernel}. ` +
-      `Tools: ${rempart.version}, built from ${revision()}; ${bogofilter?.version ?? `bogofilter not run (${results.bogofilterProblem ?? 'not asked'})`}. ` +
+      `Tools: ${rempart.version}, built from ${revision(REPO_ROOT, ['src', 'bench/bayes'])}; ${bogofilter?.version ?? `bogofilter not run (${results.bogofilterProblem ?? 'not asked'})`}. ` +
       `Load average (1 min) ${fmt(results.load.start, 2)} at the start, ${fmt(results.load.end, 2)} at the end: above 1, other processes shared the machine and the speeds are less reliable.`,
     '',
   );

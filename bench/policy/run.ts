@@ -3,10 +3,9 @@
 // `new`, `retry` and `mix` workloads, fills Rempart with 1,000,000 triplets to measure its memory,
 // and writes the results into docs/benchmarks.md between markers.
 // Run: npm run bench:policy [-- --quick] [-- --help for all options]
-import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { availableParallelism, release } from 'node:os';
+import { machine, revision, type TargetRow } from '../report.js';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runLoad, memoryMB, TripletIds, workloadSource, DNSBL_PER_MILLE, RECIPIENTS, SENDER_DOMAIN_FOUND, SENDER_DOMAIN_MISSING, type KnownSet, type LoadResult, type WorkloadName } from './load.js';
@@ -328,34 +327,6 @@ async function benchServer(name: ServerName, plan: Plan): Promise<ServerRuns> {
 // ---------------------------------------------------------------------------------------------
 // Report
 
-/** The commit the benchmark ran on, and whether the tree had uncommitted changes. */
-function revision(): string {
-  try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    return `commit ${commit}${dirty ? ' with uncommitted changes in src/' : ''}`;
-  } catch {
-    return 'unknown revision';
-  }
-}
-
-function machine(): { cpu: string; cores: number; node: string; kernel: string } {
-  let cpu = 'unknown CPU';
-  try {
-    cpu = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? cpu;
-  } catch {
-    // not Linux
-  }
-  return { cpu, cores: availableParallelism(), node: process.version, kernel: `Linux ${release()}` };
-}
-
-type Status = 'met' | 'not met' | 'not measured';
-
-interface TargetRow {
-  target: string;
-  measured: string;
-  status: Status;
-}
 
 function targets(plan: Plan, all: ServerRuns[]): TargetRow[] {
   const rempart = all.find((s) => s.server === 'rempart');
@@ -498,7 +469,7 @@ function report(plan: Plan, all: ServerRuns[], started: Date, finished: Date): s
   lines.push(
     `**Machine:** ${m.cpu}, ${m.cores} cores shared by the load generator and the server under test; ` +
       `Node ${m.node}; ${m.kernel}. ` +
-      `Servers: ${all.map((s) => s.version).join('; ')}; Rempart built from ${revision()}.`,
+      `Servers: ${all.map((s) => s.version).join('; ')}; Rempart built from ${revision(REPO_ROOT, ['src'])}.`,
     '',
   );
   lines.push(

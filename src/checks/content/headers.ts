@@ -16,7 +16,8 @@
 // SUBJECT_ALL_CAPS: after reply/forward prefixes (Re:, Fwd:, AW:...), at least 12 cased letters in
 // at least 3 words of 2 letters or more, none of them lower case. Scripts without case (CJK)
 // never count.
-import type { CheckDescriptor, CheckOutcome, SymbolHit } from '../../core/check.js';
+import type { SymbolHit } from '../../core/check.js';
+import { contentRuleCheck } from './rule-check.js';
 import { headerValue, type ParsedMessage } from '../../core/message.js';
 import { parseMailDate } from '../../content/mail-date.js';
 
@@ -97,24 +98,15 @@ function forgedOutlookFindings(message: ParsedMessage): SymbolHit[] {
   return missing.length >= 2 ? [hit('FORGED_OUTLOOK', `claims ${excerpt(mailer.trim())} but: ${missing.join('; ')}`)] : [];
 }
 
-export const headersCheck: CheckDescriptor = {
-  name: 'content-headers',
-  stages: ['eom'],
-  timeoutMs: 5_000,
-  create: ({ config }) => {
-    if (!config.content.enabled) return undefined;
-    const { date_max_past: maxPastSeconds, date_max_future: maxFutureSeconds } = config.content;
-    return {
-      evaluate: (task): CheckOutcome | undefined => {
-        const message = task.message;
-        if (!message) return undefined;
-        const symbols = dateFindings(message, task.startedMs, maxPastSeconds, maxFutureSeconds);
-        if (!headerValue(message, 'message-id')?.trim()) symbols.push(hit('MISSING_MESSAGE_ID', 'no Message-ID header'));
-        const subject = headerValue(message, 'subject');
-        if (subject !== undefined && isAllCapsSubject(subject)) symbols.push(hit('SUBJECT_ALL_CAPS', `subject in capitals: ${excerpt(subject.trim())}`));
-        symbols.push(...forgedOutlookFindings(message));
-        return symbols.length > 0 ? { symbols } : undefined;
-      },
-    };
+export const headersCheck = contentRuleCheck(
+  'content-headers',
+  (config) => config.content,
+  (message, task, { date_max_past: maxPastSeconds, date_max_future: maxFutureSeconds }) => {
+    const symbols = dateFindings(message, task.startedMs, maxPastSeconds, maxFutureSeconds);
+    if (!headerValue(message, 'message-id')?.trim()) symbols.push(hit('MISSING_MESSAGE_ID', 'no Message-ID header'));
+    const subject = headerValue(message, 'subject');
+    if (subject !== undefined && isAllCapsSubject(subject)) symbols.push(hit('SUBJECT_ALL_CAPS', `subject in capitals: ${excerpt(subject.trim())}`));
+    symbols.push(...forgedOutlookFindings(message));
+    return symbols;
   },
-};
+);

@@ -14,7 +14,8 @@
 //   "Sent from my iPhone" under a photo has 15;
 // - little text: HTML with under 150 letters/digits of visible text that shows a remote image (not
 //   a web bug) or has 100 elements or more.
-import type { CheckDescriptor, CheckOutcome, SymbolHit } from '../../core/check.js';
+import type { SymbolHit } from '../../core/check.js';
+import { contentRuleCheck } from './rule-check.js';
 import type { ParsedMessage } from '../../core/message.js';
 import { countLetters, htmlOf, type HtmlAnalysis, type HtmlImage } from '../../content/html.js';
 
@@ -108,20 +109,7 @@ function activeContentFindings(html: HtmlAnalysis): SymbolHit[] {
   return found;
 }
 
-export const htmlCheck: CheckDescriptor = {
-  name: 'content-html',
-  stages: ['eom'],
-  timeoutMs: 5_000,
-  create: ({ config }) => {
-    if (!config.content.enabled) return undefined;
-    return {
-      evaluate: (task): CheckOutcome | undefined => {
-        const message = task.message;
-        if (!message) return undefined;
-        const html = htmlOf(message);
-        const symbols = [...activeContentFindings(html), ...hiddenTextFindings(html), ...imageFindings(message, html)];
-        return symbols.length > 0 ? { symbols } : undefined;
-      },
-    };
-  },
-};
+export const htmlCheck = contentRuleCheck('content-html', () => undefined, (message) => {
+  const html = htmlOf(message);
+  return [...activeContentFindings(html), ...hiddenTextFindings(html), ...imageFindings(message, html)];
+});

@@ -12,7 +12,8 @@
 // Mail-provider click tracking (the text shows www.shop.example, the link goes through
 // click.esp.example) still matches: this is why the score stays moderate.
 import { parse } from 'tldts';
-import type { CheckDescriptor, CheckOutcome, SymbolHit } from '../../core/check.js';
+import type { SymbolHit } from '../../core/check.js';
+import { contentRuleCheck } from './rule-check.js';
 import { htmlOf } from '../../content/html.js';
 import { decodeSafely, parseWebUrl, urlsOf, type MessageUrl } from '../../content/urls.js';
 
@@ -107,21 +108,9 @@ function looksLikeDomain(userinfo: string): boolean {
   return name.isIcann === true && name.domain !== null;
 }
 
-export const linksCheck: CheckDescriptor = {
-  name: 'content-links',
-  stages: ['eom'],
-  timeoutMs: 5_000,
-  create: ({ config }) => {
-    if (!config.content.enabled) return undefined;
-    return {
-      evaluate: (task): CheckOutcome | undefined => {
-        const message = task.message;
-        if (!message) return undefined;
-        const symbols = urlFindings(urlsOf(message));
-        const mismatches = mismatchedLinks(htmlOf(message).links);
-        if (mismatches.length > 0) symbols.unshift(hit('LINK_TEXT_DOMAIN_MISMATCH', `link text shows another domain than its target: ${summary(mismatches)}`));
-        return symbols.length > 0 ? { symbols } : undefined;
-      },
-    };
-  },
-};
+export const linksCheck = contentRuleCheck('content-links', () => undefined, (message) => {
+  const symbols = urlFindings(urlsOf(message));
+  const mismatches = mismatchedLinks(htmlOf(message).links);
+  if (mismatches.length > 0) symbols.unshift(hit('LINK_TEXT_DOMAIN_MISMATCH', `link text shows another domain than its target: ${summary(mismatches)}`));
+  return symbols;
+});
