@@ -7,12 +7,12 @@
 // its section of docs/benchmarks.md between markers. With --tune, the parameters are first chosen by
 // cross-validation on the training half (tune.ts) and used instead of the configuration's defaults.
 // Run: npm run bench:bayes [-- --tune] [-- --help for all options]
-import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { machine, revision, type Status, type TargetRow } from '../report.js';
+import { machine, revision, writeSection, type Status, type TargetRow } from '../report.js';
 import { classify, type ClassifierParams } from '../../src/classifier/robinson.js';
 import { ALL_TOKEN_FAMILIES, tokenize, tokenizeWith, type TokenizerOptions } from '../../src/classifier/tokenizer.js';
 import { parseConfigText } from '../../src/config/loader.js';
@@ -477,15 +477,7 @@ function report(results: Results): string {
 }
 
 function writeDoc(path: string, section: string): void {
-  const block = `${MARK_START}\n${section}\n${MARK_END}`;
-  let text = existsSync(path)
-    ? readFileSync(path, 'utf8')
-    : '# Benchmarks\n\nMeasurements of Rempart, run on demand (they are not tests). Each section is written by its benchmark.\n\n';
-  const start = text.indexOf(MARK_START);
-  const end = text.indexOf(MARK_END);
-  if (start >= 0 && end > start) text = text.slice(0, start) + block + text.slice(end + MARK_END.length);
-  else text = `${text.trimEnd()}\n\n${block}\n`;
-  writeFileSync(path, text);
+  writeSection(path, MARK_START, MARK_END, section);
 }
 
 async function main(): Promise<number> {

@@ -4,8 +4,8 @@
 // and writes the results into docs/benchmarks.md between markers.
 // Run: npm run bench:policy [-- --quick] [-- --help for all options]
 import { parseArgs } from 'node:util';
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { machine, revision, type TargetRow } from '../report.js';
+import { writeFileSync } from 'node:fs';
+import { machine, revision, writeSection, type TargetRow } from '../report.js';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runLoad, memoryMB, TripletIds, workloadSource, DNSBL_PER_MILLE, RECIPIENTS, SENDER_DOMAIN_FOUND, SENDER_DOMAIN_MISSING, type KnownSet, type LoadResult, type WorkloadName } from './load.js';
@@ -579,15 +579,7 @@ function report(plan: Plan, all: ServerRuns[], started: Date, finished: Date): s
 }
 
 function writeDoc(path: string, section: string): void {
-  const block = `${MARK_START}\n${section}\n${MARK_END}`;
-  let text = existsSync(path)
-    ? readFileSync(path, 'utf8')
-    : '# Benchmarks\n\nMeasurements of Rempart, run on demand (they are not tests). Each section is written by its benchmark.\n\n';
-  const start = text.indexOf(MARK_START);
-  const end = text.indexOf(MARK_END);
-  if (start >= 0 && end > start) text = text.slice(0, start) + block + text.slice(end + MARK_END.length);
-  else text = `${text.trimEnd()}\n\n${block}\n`;
-  writeFileSync(path, text);
+  writeSection(path, MARK_START, MARK_END, section);
 }
 
 async function main(): Promise<number> {
