@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { messagesFrom, totalBytes, type SourceProblem } from './sources.js';
 
-async function collect(paths: string[]) {
+async function collect(paths: string[], readWholeLimit?: number) {
   const problems: SourceProblem[] = [];
   const messages: Array<{ name: string; text: string }> = [];
-  for await (const m of messagesFrom(paths, (p) => problems.push(p))) messages.push({ name: m.name, text: m.raw.toString('latin1') });
+  for await (const m of messagesFrom(paths, (p) => problems.push(p), readWholeLimit === undefined ? {} : { readWholeLimit, chunkBytes: 7 })) messages.push({ name: m.name, text: m.raw.toString('latin1') });
   return { messages, problems };
 }
 
@@ -47,4 +47,9 @@ test('files, a maildir-like directory and an mbox; a missing path is reported', 
   assert.equal(problems.length, 1);
   assert.equal(problems[0]!.name, join(dir, 'missing.eml'));
   assert.equal(totalBytes([join(dir, 'box.mbox')]), Buffer.byteLength(mbox));
+
+  // Large files are streamed in chunks rather than read whole (here 7-byte chunks, so separators
+  // fall across chunk boundaries): the same messages come out.
+  const streamed = await collect([join(dir, 'box.mbox')], 10);
+  assert.deepEqual(streamed.messages, messages.slice(2, 4));
 });

@@ -3,6 +3,7 @@
 // (recognised by their first line, "From "), and "-" for standard input. Messages come one at a
 // time, so a large mbox is never held whole in memory.
 import { createReadStream, readdirSync, statSync, openSync, readSync, closeSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface SourceMessage {
@@ -16,8 +17,10 @@ export interface SourceProblem {
   problem: string;
 }
 
-/** Bytes read at once from an mbox. */
+/** Bytes read at once from a large mbox. */
 const MBOX_CHUNK = 1024 * 1024; // 1 MiB
+/** Files up to this size are read in one go (one open, whether message or mbox); larger mboxes are streamed. */
+const READ_WHOLE_LIMIT = 64 * 1024 * 1024; // 64 MiB
 
 /** Whether a file starts with an mbox separator line ("From " followed by the sender and a date). */
 function looksLikeMbox(path: string): boolean {
@@ -54,7 +57,7 @@ function unquoteMbox(message: Buffer): Buffer {
  * The messages of an mbox: each starts at a "From " line that begins the file or follows an empty
  * line; the separator line itself is not part of the message.
  */
-async function* mboxMessages(path: string): AsyncGenerator<SourceMessage> {
+async function* mboxMessages(path: string, chunks: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncGenerator<SourceMessage> {
   let pending: Buffer = Buffer.alloc(0);
   let index = 0;
   const emit = (chunk: Buffer): SourceMessage => {
@@ -63,8 +66,8 @@ async function* mboxMessages(path: string): AsyncGenerator<SourceMessage> {
     const body = firstLineEnd < 0 ? Buffer.alloc(0) : chunk.subarray(firstLineEnd + 1);
     return { name: `${path}#${index}`, raw: unquoteMbox(body) };
   };
-  for await (const chunk of createReadStream(path, { highWaterMark: MBOX_CHUNK })) {
-    pending = pending.length === 0 ? (chunk as Buffer) : Buffer.concat([pending, chunk as Buffer]);
+  for await (const chunk of chunks) {
+    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
     // Split at "\n\nFrom " (or "\r\n\r\nFrom "): the second newline ends the previous message.
     let start = 0;
     for (;;) {
@@ -100,7 +103,12 @@ async function readStdin(): Promise<Buffer> {
  * Every message named by `paths`, in order. Unreadable paths are reported to `onProblem` and
  * skipped, so one bad file does not stop a run over thousands.
  */
-export async function* messagesFrom(paths: readonly string[], onProblem: (problem: SourceProblem) => void): AsyncGenerator<SourceMessage> {
+export async function* messagesFrom(
+  paths: readonly string[],
+  onProblem: (problem: SourceProblem) => void,
+  // For tests: where files stop being read whole, and the size of the chunks a large mbox is read in.
+  { readWholeLimit = READ_WHOLE_LIMIT, chunkBytes = MBOX_CHUNK }: { readWholeLimit?: number; chunkBytes?: number } = {},
+): AsyncGenerator<SourceMessage> {
   for (const path of paths) {
     if (path === '-') {
       yield { name: '-', raw: await readStdin() };
@@ -115,8 +123,12 @@ export async function* messagesFrom(paths: readonly string[], onProblem: (proble
     }
     for (const file of files) {
       try {
-        if (looksLikeMbox(file)) yield* mboxMessages(file);
-        else yield { name: file, raw: await readFileBuffer(file) };
+        if (statSync(file).size <= readWholeLimit) {
+          const raw = await readFile(file);
+          if (raw.subarray(0, 5).toString('latin1') === 'From ') yield* mboxMessages(file, [raw]);
+          else yield { name: file, raw };
+        } else if (looksLikeMbox(file)) yield* mboxMessages(file, createReadStream(file, { highWaterMark: chunkBytes }) as AsyncIterable<Buffer>);
+        else yield { name: file, raw: await readFile(file) };
       } catch (error) {
         onProblem({ name: file, problem: (error as Error).message });
       }
@@ -124,11 +136,6 @@ export async function* messagesFrom(paths: readonly string[], onProblem: (proble
   }
 }
 
-async function readFileBuffer(path: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of createReadStream(path)) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
 
 /** Total size in bytes of the files the paths name (standard input counts 0), for a progress bar. */
 export function totalBytes(paths: readonly string[]): number {
