@@ -1,7 +1,7 @@
 // Listen addresses shared by every server: "host:port", "[ipv6]:port" or "unix:/path/to/socket",
-// and the stale-socket cleanup a unix listener needs after an unclean stop.
-import { existsSync, unlinkSync } from 'node:fs';
-import { connect } from 'node:net';
+// the stale-socket cleanup a unix listener needs after an unclean stop, and binding a server to one.
+import { chmodSync, existsSync, unlinkSync } from 'node:fs';
+import { connect, type Server } from 'node:net';
 
 export type ListenAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
 
@@ -30,4 +30,22 @@ export async function removeStaleSocket(path: string): Promise<void> {
   });
   if (alive) throw new Error(`another process is listening on ${path}`);
   unlinkSync(path);
+}
+
+/**
+ * Binds a server to its address: a stale unix socket file is removed first, and a unix socket is
+ * made mode 0666 (protect it with its directory). Rejects when the address cannot be bound.
+ */
+export async function listenOn(server: Server, address: ListenAddress): Promise<void> {
+  if (address.kind === 'unix') await removeStaleSocket(address.path);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    const listening = () => {
+      server.off('error', reject);
+      resolve();
+    };
+    if (address.kind === 'unix') server.listen(address.path, listening);
+    else server.listen(address.port, address.host, listening);
+  });
+  if (address.kind === 'unix') chmodSync(address.path, 0o666);
 }

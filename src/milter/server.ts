@@ -3,10 +3,9 @@
 // lets sessions in progress finish. Bytes are framed into packets (codec.ts) and handed one at a
 // time, in order, to the connection's MilterSession; a protocol error is logged once and closes
 // that connection only. Nothing here throws out of a socket handler.
-import { chmodSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../core/log.js';
-import { formatListen, parseListen, removeStaleSocket, type ListenAddress } from '../core/listen.js';
+import { formatListen, listenOn, parseListen, type ListenAddress } from '../core/listen.js';
 import { MilterPacketParser, MilterProtocolError, type MilterPacket } from './codec.js';
 import type { MilterHandler } from './handler.js';
 import { MilterSession, type MilterCounters, type MilterSessionOptions, type PacketOutcome } from './session.js';
@@ -185,14 +184,8 @@ export class MilterServer {
       this.log.warn({ peer: data?.remoteAddress, max_connections: this.options.max_connections }, 'milter connection refused: too many connections');
     });
     const address = this.address;
-    if (address.kind === 'unix') await removeStaleSocket(address.path);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      if (address.kind === 'unix') server.listen(address.path, resolve);
-      else server.listen(address.port, address.host, resolve);
-    });
+    await listenOn(server, address);
     server.on('error', (error) => this.log.error({ err: error }, 'milter listener error'));
-    if (address.kind === 'unix') chmodSync(address.path, 0o666);
     this.server = server;
   }
 

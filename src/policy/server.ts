@@ -2,10 +2,9 @@
 // connection answered in order, limits on input, an idle timeout, a connection cap, and a drain on
 // stop that lets in-flight requests finish. Malformed input is logged and the connection closed
 // without a reply (Postfix then retries and applies its default action); nothing crashes.
-import { chmodSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../core/log.js';
-import { formatListen, parseListen, removeStaleSocket, type ListenAddress } from '../core/listen.js';
+import { formatListen, listenOn, parseListen, type ListenAddress } from '../core/listen.js';
 import { encodePolicyReply, PolicyProtocolError, PolicyRequestParser, type PolicyAttributes, type PolicyLimits } from './codec.js';
 
 export interface PolicyServerOptions extends PolicyLimits {
@@ -55,14 +54,8 @@ export class PolicyServer {
     server.maxConnections = this.options.maxConnections;
     server.on('drop', (data) => this.options.log.warn({ peer: data?.remoteAddress, max_connections: this.options.maxConnections }, 'policy connection refused: too many connections'));
     const address = this.address;
-    if (address.kind === 'unix') await removeStaleSocket(address.path);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      if (address.kind === 'unix') server.listen(address.path, resolve);
-      else server.listen(address.port, address.host, resolve);
-    });
+    await listenOn(server, address);
     server.on('error', (error) => this.options.log.error({ err: error }, 'policy listener error'));
-    if (address.kind === 'unix') chmodSync(address.path, 0o666);
     this.server = server;
   }
 
