@@ -39,50 +39,52 @@ function mimeMessage(options: { subject: string; from: string; text: string; htm
   return [...head, `Content-Type: multipart/${options.html && !options.attachments ? 'alternative' : 'mixed'}; boundary="${boundary}"`, '', ...parts].join('\r\n');
 }
 
-function milterConfig(dir: string, policyPort: number, extra: string[]): string {
-  return [
-    'hostname: rempart-test.example',
-    'my_networks: []',
-    `store: { path: ${JSON.stringify(join(dir, 'store'))} }`,
-    `policy: { listen: "127.0.0.1:${policyPort}" }`,
-    // The sandbox's resolver knows no names: sender domains are not judged here.
-    'sender: { domain_not_found: off, null_mx: off }',
-    'dns: { timeout: 1s }',
-    ...extra,
-    '',
-  ].join('\n');
+/**
+ * Rempart with its milter on a port of its own (the given extra configuration lines added), then a
+ * Postfix using it as smtpd_milters and trusting XCLIENT from loopback; both stopped after the test.
+ */
+async function startWithMilter(t: { after: (fn: () => Promise<void>) => void }, extra: string[]): Promise<{ rempart: RempartInstance; postfix: PostfixInstance; milterPort: number }> {
+  let rempart: RempartInstance | undefined;
+  let postfix: PostfixInstance | undefined;
+  t.after(async () => {
+    await postfix?.stop();
+  });
+  t.after(async () => {
+    await rempart?.stop();
+  });
+  const policyPort = await freePort();
+  const milterPort = await freePort();
+  rempart = await startRempart({
+    policyPort,
+    configYaml: (dir) =>
+      [
+        'hostname: rempart-test.example',
+        'my_networks: []',
+        `store: { path: ${JSON.stringify(join(dir, 'store'))} }`,
+        `policy: { listen: "127.0.0.1:${policyPort}" }`,
+        `milter: { listen: "127.0.0.1:${milterPort}" }`,
+        // The sandbox's resolver knows no names: sender domains are not judged here.
+        'sender: { domain_not_found: off, null_mx: off }',
+        'dns: { timeout: 1s }',
+        ...extra,
+        '',
+      ].join('\n'),
+  });
+  await rempart.waitForLog(/rempart started/);
+  postfix = await startPostfix({ milterPort, extraMainCf: 'smtpd_authorized_xclient_hosts = 127.0.0.0/8' });
+  return { rempart, postfix, milterPort };
 }
 
 test('Postfix with smtpd_milters: banned attachments refused, spam marked, clean mail intact, garbage survived', { timeout: 180_000 }, async (t) => {
   const unavailable = postfixUnavailable();
   if (unavailable) return t.skip(`real-Postfix e2e test skipped: ${unavailable}`);
   const work = mkdtempSync(join(tmpdir(), 'rempart-milter-e2e-'));
-  let rempart: RempartInstance | undefined;
-  let pf: PostfixInstance | undefined;
   t.after(() => rmSync(work, { recursive: true, force: true }));
-  t.after(async () => {
-    await pf?.stop();
-  });
-  t.after(async () => {
-    await rempart?.stop();
-  });
-
-  const policyPort = await freePort();
-  const milterPort = await freePort();
-  rempart = await startRempart({
-    policyPort,
-    configYaml: (dir) =>
-      milterConfig(dir, policyPort, [
-        `milter: { listen: "127.0.0.1:${milterPort}" }`,
-        'greylist: { enabled: false }',
-        // A user rule makes "spammy" certain, whatever the built-in rules' scores.
-        'content: { rules: [ { name: TEST_PILLS, score: 7, body: true, pattern: "cheap pills" } ] }',
-      ]),
-  });
-  await rempart.waitForLog(/rempart started/);
-  pf = await startPostfix({ milterPort, extraMainCf: 'smtpd_authorized_xclient_hosts = 127.0.0.0/8' });
-  const postfix = pf;
-  const daemon = rempart;
+  const { rempart: daemon, postfix, milterPort } = await startWithMilter(t, [
+    'greylist: { enabled: false }',
+    // A user rule makes "spammy" certain, whatever the built-in rules' scores.
+    'content: { rules: [ { name: TEST_PILLS, score: 7, body: true, pattern: "cheap pills" } ] }',
+  ]);
   const context = async (out: string) => `${out}\n--- rempart ---\n${daemon.logs().join('\n')}\n--- maillog ---\n${await postfix.maillog()}`;
   const send = async (name: string, raw: string, from = 'alice@sender.example') => {
     const path = join(work, `${name}.eml`);
@@ -148,23 +150,7 @@ test('Postfix with smtpd_milters: banned attachments refused, spam marked, clean
 test('greylisting through the milter alone: 450 4.2.0 at RCPT, then delivered with X-Greylist', { timeout: 120_000 }, async (t) => {
   const unavailable = postfixUnavailable();
   if (unavailable) return t.skip(`real-Postfix e2e test skipped: ${unavailable}`);
-  let rempart: RempartInstance | undefined;
-  let pf: PostfixInstance | undefined;
-  t.after(async () => {
-    await pf?.stop();
-  });
-  t.after(async () => {
-    await rempart?.stop();
-  });
-  const policyPort = await freePort();
-  const milterPort = await freePort();
-  rempart = await startRempart({
-    policyPort,
-    configYaml: (dir) => milterConfig(dir, policyPort, [`milter: { listen: "127.0.0.1:${milterPort}" }`, 'greylist: { delay: 1s }']),
-  });
-  await rempart.waitForLog(/rempart started/);
-  pf = await startPostfix({ milterPort, extraMainCf: 'smtpd_authorized_xclient_hosts = 127.0.0.0/8' });
-  const postfix = pf;
+  const { postfix } = await startWithMilter(t, ['greylist: { delay: 1s }']);
   const args = ['--helo', 'mail.sender.example', '--xclient-addr', '192.0.2.68', '--xclient-name', 'mail.sender.example', '--from', 'carol@sender.example', '--to', 'bob@example.com', '--header', 'Subject: greylisted through the milter'];
   const first = await postfix.swaks(args);
   const firstText = first.stdout + first.stderr;
