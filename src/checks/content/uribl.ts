@@ -14,8 +14,8 @@
 // Local bad domains (uribl.bad_domains and the files of uribl.bad_domains_files: one domain per
 // line, # comments, a leading "*." or "." allowed) match the domain itself and its subdomains, on
 // every URL host (no limit, no DNS): URIBL_LOCAL with uribl.bad_domain_score.
-import { readFileSync } from 'node:fs';
 import { getDomain } from 'tldts';
+import { readListFiles } from '../../core/list-files.js';
 import type { CheckDescriptor, CheckOutcome, CheckProblem, SymbolHit, Verdict } from '../../core/check.js';
 import type { Logger } from '../../core/log.js';
 import type { Config } from '../../config/schema.js';
@@ -50,26 +50,12 @@ const normaliseDomain = (domain: string): string => domain.trim().toLowerCase().
 /** Reads the bad-domain files; unreadable files and lines that are not domain names become problems. */
 export function loadBadDomains(inline: readonly string[], files: readonly string[]): { domains: Set<string>; problems: CheckProblem[] } {
   const domains = new Set(inline.map(normaliseDomain));
-  const problems: CheckProblem[] = [];
-  for (const path of files) {
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (error) {
-      problems.push({ check: 'uribl', message: `${path}: cannot read: ${(error as Error).message}` });
-      continue;
-    }
-    text.split(/\r?\n/).forEach((raw, index) => {
-      const line = raw.replace(/#.*$/, '').trim();
-      if (line === '') return;
-      const domain = normaliseDomain(line);
-      if (!DOMAIN_LINE.test(domain) || !domain.includes('.')) {
-        problems.push({ check: 'uribl', message: `${path}:${index + 1}: not a domain name: ${line}` });
-        return;
-      }
-      domains.add(domain);
-    });
-  }
+  const problems = readListFiles('uribl', files, (line) => {
+    const domain = normaliseDomain(line);
+    if (!DOMAIN_LINE.test(domain) || !domain.includes('.')) return 'not a domain name';
+    domains.add(domain);
+    return undefined;
+  });
   return { domains, problems };
 }
 

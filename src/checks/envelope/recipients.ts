@@ -6,7 +6,7 @@
 // The table's part is refreshed when the store's recipient version moves (read at most once a
 // second), so a CLI change applies within a second; with no file and an empty table, a request
 // costs one empty-set test.
-import { readFileSync } from 'node:fs';
+import { readListFiles } from '../../core/list-files.js';
 import type { CheckDescriptor, CheckEnvironment, CheckInstance, CheckOutcome, CheckProblem } from '../../core/check.js';
 import type { Task } from '../../core/task.js';
 import { sharedSnapshot, Snapshot } from '../../lists/snapshot.js';
@@ -52,27 +52,15 @@ export function mergeRecipientTables(a: RecipientTable, b: RecipientTable): Reci
 /** Reads recipient files; unreadable files and bad lines become problems, never failures. */
 export function loadRecipientTable(paths: readonly string[]): { table: RecipientTable; problems: CheckProblem[] } {
   const table = emptyTable();
-  const problems: CheckProblem[] = [];
-  for (const path of paths) {
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (error) {
-      problems.push({ check: 'recipients', message: `${path}: cannot read: ${(error as Error).message}` });
-      continue;
-    }
-    text.split(/\r?\n/).forEach((raw, index) => {
-      const entry = raw.replace(/#.*$/, '').trim().split(/\s+/)[0]?.toLowerCase() ?? '';
-      if (entry === '') return;
-      const at = entry.lastIndexOf('@');
-      const domain = at >= 0 ? entry.slice(at + 1) : '';
-      if (at < 0 || domain === '' || domain.includes('@') || !domain.includes('.')) {
-        problems.push({ check: 'recipients', message: `${path}:${index + 1}: not an address or @domain: ${raw.trim()}` });
-        return;
-      }
-      addEntry(table, entry);
-    });
-  }
+  const problems = readListFiles('recipients', paths, (line) => {
+    // The first word counts, so a Postfix map source (address, then a value) works as it is.
+    const entry = line.split(/\s+/)[0]!.toLowerCase();
+    const at = entry.lastIndexOf('@');
+    const domain = at >= 0 ? entry.slice(at + 1) : '';
+    if (at < 0 || domain === '' || domain.includes('@') || !domain.includes('.')) return 'not an address or @domain';
+    addEntry(table, entry);
+    return undefined;
+  });
   return { table, problems };
 }
 
