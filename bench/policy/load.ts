@@ -256,6 +256,10 @@ export interface LoadOptions {
   serverPid: number;
   /** Helper processes of the server (its DNS servers), whose CPU is measured apart (default: none). */
   helperPids?: number[];
+  /** Other processes of the benchmark itself (the dashboard poller), whose CPU is measured apart (default: none). */
+  observerPids?: number[];
+  /** Called when the measured period begins (at the end of the warm-up). */
+  onMeasuring?: () => void;
   /** Called about once a second with the number of measured replies so far. */
   progress?: (done: number) => void;
 }
@@ -280,6 +284,8 @@ export interface LoadResult {
   clientCpuPercent: number;
   /** CPU use of the helper processes (DNS servers) over the window, in % of one core (NaN: no helpers). */
   helperCpuPercent: number;
+  /** CPU use of the observer processes (dashboard poller) over the window, in % of one core (NaN: none). */
+  observerCpuPercent: number;
   /** CPU used by everything else on the machine over the window, in % of one core (noise). */
   otherCpuPercent: number;
   /** Server resident set at the end, in MB. */
@@ -334,8 +340,11 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
     let windowEnd = start;
     const helperPids = options.helperPids ?? [];
     const helperCpu = () => helperPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+    const observerPids = options.observerPids ?? [];
+    const observerCpu = () => observerPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
     let cpuAtStart = measuring ? cpuSeconds(options.serverPid) : 0;
     let helperAtStart = measuring ? helperCpu() : 0;
+    let observerAtStart = measuring ? observerCpu() : 0;
     let clientCpuAtStart = process.cpuUsage();
     let machineAtStart = machineBusySeconds();
     let open = 0;
@@ -347,9 +356,12 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
       windowStart = performance.now();
       cpuAtStart = cpuSeconds(options.serverPid);
       helperAtStart = helperCpu();
+      observerAtStart = observerCpu();
       clientCpuAtStart = process.cpuUsage();
       machineAtStart = machineBusySeconds();
+      options.onMeasuring?.();
     };
+    if (measuring) options.onMeasuring?.();
     const warmupTimer = warmupMs > 0 ? setTimeout(beginMeasuring, warmupMs) : undefined;
     const stopTimer =
       options.durationMs !== undefined ? setTimeout(() => (stopping = true), warmupMs + options.durationMs) : undefined;
@@ -369,6 +381,7 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
       if (!measuring) beginMeasuring();
       const cpu = cpuSeconds(options.serverPid) - cpuAtStart;
       const helpers = helperCpu() - helperAtStart;
+      const observers = observerCpu() - observerAtStart;
       const clientCpu = process.cpuUsage(clientCpuAtStart);
       const machine = machineBusySeconds() - machineAtStart;
       const elapsed = Math.max(1e-6, (performance.now() - windowStart) / 1000);
@@ -388,7 +401,8 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
         serverCpuPercent: (cpu / seconds) * 100,
         clientCpuPercent: ((clientCpu.user + clientCpu.system) / 1e6 / seconds) * 100,
         helperCpuPercent: helperPids.length > 0 ? (helpers / seconds) * 100 : NaN,
-        otherCpuPercent: Math.max(0, ((machine - cpu - helpers - (clientCpu.user + clientCpu.system) / 1e6) / elapsed) * 100),
+        observerCpuPercent: observerPids.length > 0 ? (observers / seconds) * 100 : NaN,
+        otherCpuPercent: Math.max(0, ((machine - cpu - helpers - observers - (clientCpu.user + clientCpu.system) / 1e6) / elapsed) * 100),
         rssMB: memoryMB(options.serverPid).rss,
         actions,
       });

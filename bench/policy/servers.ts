@@ -1,9 +1,12 @@
 // Starts and stops the policy servers under test (Rempart and Debian's postgrey), each on its own
 // free loopback port with its own fresh database directory, and removes everything afterwards; also
 // Rempart with the whole envelope pipeline on ("rempart-envelope", with its own local DNS servers,
-// see dns.ts), and a "null" server that answers DUNNO without any work, to show the load
-// generator's own ceiling.
+// see dns.ts), Rempart greylisting alone while a dashboard polls its HTTP API ("rempart-dashboard",
+// the poller is poller.ts, driven by run.ts), and a "null" server that answers DUNNO without any
+// work, to show the load generator's own ceiling. Every Rempart gets free loopback ports of its own
+// for the policy server, the milter (on, idle) and the HTTP API (on, with a password).
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chownSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
@@ -12,13 +15,24 @@ import { freePort, waitForPort } from '../../test/helpers/ports.js';
 import { DNSBL_REJECT_ZONE, DNSBL_SCORE_ZONE, REJECT_ZONE_FILTER, startBenchDns } from './dns.js';
 import { RECIPIENTS } from './load.js';
 
-/** rempart: greylisting alone (as postgrey); rempart-envelope: every envelope check on, with DNS. */
-export type ServerName = 'rempart' | 'rempart-envelope' | 'postgrey' | 'null';
-export const SERVER_NAMES: readonly ServerName[] = ['rempart', 'rempart-envelope', 'postgrey', 'null'];
+/**
+ * rempart: greylisting alone (as postgrey); rempart-dashboard: the same daemon and configuration,
+ * measured while a dashboard polls its HTTP API; rempart-envelope: every envelope check on, with DNS.
+ */
+export type ServerName = 'rempart' | 'rempart-dashboard' | 'rempart-envelope' | 'postgrey' | 'null';
+/** In the order of a default run: rempart-dashboard right after rempart, the run it is compared with. */
+export const SERVER_NAMES: readonly ServerName[] = ['rempart', 'rempart-dashboard', 'rempart-envelope', 'postgrey', 'null'];
+export type RempartName = 'rempart' | 'rempart-dashboard' | 'rempart-envelope';
 
-/** The repository root (this file runs from dist/bench/policy/). */
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-export const REMPART_MAIN = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
+/** The build directory this file runs from (dist/ for npm run bench:policy): this file is BUILD/bench/policy/servers.js. */
+const BUILD_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The repository root (the build directory's parent). */
+export const REPO_ROOT = resolve(BUILD_DIR, '..');
+/**
+ * The daemon's CLI: the one of the same build as the benchmark (dist/src/cli/main.js when run by
+ * npm run bench:policy), or REMPART_BENCH_CLI when set.
+ */
+export const REMPART_MAIN = process.env.REMPART_BENCH_CLI ? resolve(process.env.REMPART_BENCH_CLI) : join(BUILD_DIR, 'src', 'cli', 'main.js');
 export const POSTGREY = '/usr/sbin/postgrey';
 /** Debian's default postgrey allow lists; both servers load them when --allow-lists is on. */
 const POSTGREY_CLIENTS = '/etc/postgrey/whitelist_clients';
@@ -41,6 +55,8 @@ export interface RunningServer {
   pid: number;
   /** Helper processes (rempart-envelope's DNS servers; CPU measured apart), empty for the others. */
   helperPids: number[];
+  /** Rempart's HTTP API (`http://127.0.0.1:PORT`) and its `http.password`; undefined for the others. */
+  http?: { url: string; password: string };
   /** Database directory. */
   dir: string;
   /** Sum of the file sizes in the database directory, in MB. */
@@ -117,13 +133,21 @@ async function launch(name: ServerName, command: string, args: string[], port: n
 export interface RempartPlaces {
   store: string;
   listen: string;
+  /** milter.listen (on, idle: the benchmark speaks the policy protocol only). */
+  milter: string;
+  /** http.listen and http.password. */
+  http: string;
+  password: string;
   /** dns.servers entry (rempart-envelope only). */
   dns: string;
   /** Valid-recipients file (rempart-envelope only). */
   recipients: string;
 }
 
-/** The YAML configuration of `rempart` (greylisting alone) or `rempart-envelope` (every envelope check). */
+/**
+ * The YAML configuration of `rempart` (greylisting alone; `rempart-dashboard` runs the same) or
+ * `rempart-envelope` (every envelope check).
+ */
 export function rempartConfig(name: 'rempart' | 'rempart-envelope', options: ServerOptions, places: RempartPlaces): string {
   const lists = options.allowLists && existsSync(POSTGREY_CLIENTS) && existsSync(POSTGREY_RECIPIENTS);
   const greylist = [
@@ -139,6 +163,11 @@ export function rempartConfig(name: 'rempart' | 'rempart-envelope', options: Ser
     'my_networks: []',
     `store: { path: ${JSON.stringify(places.store)} }`,
     `policy: { listen: ${JSON.stringify(places.listen)} }`,
+    `milter: { listen: ${JSON.stringify(places.milter)} }`,
+    // The HTTP API on (as by default) on a port of its own; the password given as such, not as a
+    // $scrypt$ hash: a hash costs one scrypt per Bearer request, a cost the dashboard itself does not
+    // pay (it logs in once and sends its session cookie).
+    `http: { listen: ${JSON.stringify(places.http)}, password: ${JSON.stringify(places.password)} }`,
     'log: { level: warn }',
   ];
   if (name === 'rempart') {
@@ -174,28 +203,50 @@ export function rempartConfig(name: 'rempart' | 'rempart-envelope', options: Ser
 }
 
 /** Placeholders for the report's copy of a configuration. */
-export const PLACEHOLDERS: RempartPlaces = { store: '/tmp/…/store', listen: '127.0.0.1:PORT', dns: '127.0.0.1:DNSPORT', recipients: '/tmp/…/recipients' };
+export const PLACEHOLDERS: RempartPlaces = {
+  store: '/tmp/…/store',
+  listen: '127.0.0.1:PORT',
+  milter: '127.0.0.1:MILTERPORT',
+  http: '127.0.0.1:HTTPPORT',
+  password: 'PASSWORD',
+  dns: '127.0.0.1:DNSPORT',
+  recipients: '/tmp/…/recipients',
+};
 
 /**
- * Starts Rempart (`node dist/src/cli/main.js serve --config FILE`) on a free port with a fresh store:
- * greylisting alone, or (rempart-envelope) every envelope check, with its DNS servers started first.
+ * Starts Rempart (`node dist/src/cli/main.js serve --config FILE`) on free ports with a fresh store:
+ * greylisting alone (rempart, rempart-dashboard), or (rempart-envelope) every envelope check, with
+ * its DNS servers started first. Returns once the policy server and the HTTP API both accept.
  */
-export async function startRempart(options: ServerOptions, name: 'rempart' | 'rempart-envelope' = 'rempart'): Promise<RunningServer> {
-  if (!existsSync(REMPART_MAIN)) throw new Error(`${REMPART_MAIN} is missing: build first (npx tsc -p .)`);
+export async function startRempart(options: ServerOptions, name: RempartName = 'rempart'): Promise<RunningServer> {
+  if (!existsSync(REMPART_MAIN)) throw new Error(`${REMPART_MAIN} is missing: build first (npx tsc -p .), or set REMPART_BENCH_CLI`);
   const root = mkdtempSync(join(tmpdir(), 'rempart-bench-'));
   const store = join(root, 'store');
   const port = await freePort();
+  const milterPort = await freePort();
+  const httpPort = await freePort();
+  const password = randomBytes(18).toString('base64url');
   const dns = name === 'rempart-envelope' ? await startBenchDns() : undefined;
   try {
     const recipients = join(root, 'recipients');
     if (dns) writeFileSync(recipients, Array.from({ length: RECIPIENTS }, (_, i) => `user${i}@bench.example\n`).join(''));
-    const config = rempartConfig(name, options, { store, listen: `127.0.0.1:${port}`, dns: dns?.address ?? '', recipients });
+    const places = { store, listen: `127.0.0.1:${port}`, milter: `127.0.0.1:${milterPort}`, http: `127.0.0.1:${httpPort}`, password, dns: dns?.address ?? '', recipients };
+    const config = rempartConfig(name === 'rempart-envelope' ? name : 'rempart', options, places);
     const configPath = join(root, 'rempart.yaml');
     writeFileSync(configPath, config);
     // REMPART_BENCH_CPU_PROF=DIR: V8 CPU profiles of the server under load, one .cpuprofile per run, in DIR.
     const profileDir = process.env.REMPART_BENCH_CPU_PROF;
     const nodeFlags = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-    const server = await launch(name, process.execPath, [...nodeFlags, REMPART_MAIN, 'serve', '--config', configPath], port, store, root);
+    const launched = await launch(name, process.execPath, [...nodeFlags, REMPART_MAIN, 'serve', '--config', configPath], port, store, root);
+    // The HTTP API starts just after the mail servers: wait for it too.
+    try {
+      await waitForPort(httpPort, '127.0.0.1', START_TIMEOUT_MS);
+    } catch (error) {
+      const tail = launched.logTail();
+      await launched.stop();
+      throw new Error(`${name}: HTTP API: ${(error as Error).message}\n${tail}`);
+    }
+    const server: RunningServer = { ...launched, http: { url: `http://127.0.0.1:${httpPort}`, password } };
     if (!dns) return server;
     return {
       ...server,

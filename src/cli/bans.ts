@@ -1,11 +1,14 @@
 // `rempart bans list|add|remove`: list, add and lift client bans in the store (safe while the
-// daemon runs; it picks changes up within a second). Lifting a ban also forgets the address's strikes.
+// daemon runs; it picks changes up within a second), or with --url through a running daemon's HTTP
+// API (remote.ts). Lifting a ban also forgets the address's strikes.
 import { BanMatcher } from '../lists/matcher.js';
 import { canonicalNetwork } from '../lists/entry.js';
 import { openStore } from '../store/open.js';
 import type { Ban } from '../store/types.js';
 import { configOption, loadConfigOrExit, parseCommandArgs, UsageError } from './common.js';
 import { parseExpiry } from './lists.js';
+import { remoteFrom, remoteOptions } from './remote.js';
+import { remoteStore, type CommandStore } from './remote-store.js';
 
 export const bansUsage = `rempart bans list [--all] [--search TEXT] [--json]
                                          active bans (--all: expired ones not yet removed too)
@@ -25,7 +28,7 @@ export async function bans(args: string[]): Promise<number> {
   if (!['list', 'add', 'remove'].includes(sub ?? '')) throw new UsageError(`unknown bans command ${JSON.stringify(sub ?? '')}\n${bansUsage}`);
   const { values, positionals } = parseCommandArgs(
     rest,
-    { ...configOption, all: { type: 'boolean' }, search: { type: 'string' }, json: { type: 'boolean' }, expires: { type: 'string' }, reason: { type: 'string' } },
+    { ...configOption, ...remoteOptions, all: { type: 'boolean' }, search: { type: 'string' }, json: { type: 'boolean' }, expires: { type: 'string' }, reason: { type: 'string' } },
     true,
   );
   const now = Math.floor(Date.now() / 1000);
@@ -38,8 +41,8 @@ export async function bans(args: string[]): Promise<number> {
   });
   const expiresAt = sub === 'add' ? parseExpiry(values.expires, now) : 0;
 
-  const { config } = loadConfigOrExit(values.config);
-  const store = openStore(config.store);
+  const remote = remoteFrom(values);
+  const store: CommandStore = remote ? remoteStore(remote) : openStore(loadConfigOrExit(values.config).config.store);
   try {
     switch (sub) {
       case 'list': {

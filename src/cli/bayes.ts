@@ -1,9 +1,12 @@
 // `rempart bayes stats [--for RECIPIENT] [--json]`: what the Bayesian filter's databases hold: the
 // spam and ham messages learned and the distinct tokens, for the global database and each
-// recipient's own (`rempart learn --for`), or for one of them with --for.
+// recipient's own (`rempart learn --for`), or for one of them with --for; with --url, those of a
+// running daemon (GET /api/bayes).
 import { openStore } from '../store/open.js';
 import { configOption, loadConfigOrExit, parseCommandArgs, UsageError } from './common.js';
 import { scopeName, scopeOption } from './learn.js';
+import { remoteFrom, remoteOptions } from './remote.js';
+import { remoteStore, type CommandStore } from './remote-store.js';
 
 export const bayesUsage = `rempart bayes stats [--for RECIPIENT] [--json]
                                          messages learned and tokens, per database (global, per recipient)`;
@@ -11,11 +14,11 @@ export const bayesUsage = `rempart bayes stats [--for RECIPIENT] [--json]
 export async function bayes(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
   if (sub !== 'stats') throw new UsageError(`unknown bayes command ${JSON.stringify(sub ?? '')}\n${bayesUsage}`);
-  const { values, positionals } = parseCommandArgs(rest, { ...configOption, for: { type: 'string' }, json: { type: 'boolean' } }, true);
+  const { values, positionals } = parseCommandArgs(rest, { ...configOption, ...remoteOptions, for: { type: 'string' }, json: { type: 'boolean' } }, true);
   if (positionals.length > 0) throw new UsageError(`bayes stats takes no arguments but options\n${bayesUsage}`);
   const only = values.for === undefined ? undefined : scopeOption(values.for);
-  const { config } = loadConfigOrExit(values.config);
-  const store = openStore(config.store);
+  const remote = remoteFrom(values);
+  const store: CommandStore = remote ? remoteStore(remote) : openStore(loadConfigOrExit(values.config).config.store);
   try {
     const scopes = only !== undefined ? [only] : await store.bayes.scopes();
     if (scopes.length === 0) scopes.push(''); // a fresh store: show the empty global database

@@ -5,6 +5,7 @@
 // be read, 2 on a bad command line.
 import type { Decision } from '../core/pipeline.js';
 import { OfflineScanner } from '../scan/offline.js';
+import { bayesOpinion, scanReport } from '../scan/report.js';
 import { messagesFrom, totalBytes } from '../scan/sources.js';
 import { configOption, loadConfigOrExit, parseCommandArgs, UsageError } from './common.js';
 import { ProgressBar } from './progress.js';
@@ -15,26 +16,12 @@ const round = (n: number): number => Math.round(n * 100) / 100;
 
 /** The report line of DESIGN.md §3 for one message. */
 export function jsonReport(file: string, decision: Decision): string {
-  return JSON.stringify({
-    file,
-    action: decision.action,
-    score: round(decision.score),
-    symbols: decision.symbols.map((s) => ({ name: s.name, score: round(s.score), description: s.description })),
-    ...(decision.verdict ? { reply: `${decision.verdict.reply.code} ${decision.verdict.reply.enhanced} ${decision.verdict.reply.text}` } : {}),
-    ...bayesReport(decision),
-  });
-}
-
-/** The classifier's opinion, when it gave one (facts bayes_probability and bayes_verdict of the bayes check). */
-function bayesReport(decision: Decision): { bayes?: { probability: number; verdict: string } } {
-  const probability = decision.facts.bayes_probability;
-  const verdict = decision.facts.bayes_verdict;
-  return typeof probability === 'number' && typeof verdict === 'string' ? { bayes: { probability, verdict } } : {};
+  return JSON.stringify({ file, ...scanReport(decision) });
 }
 
 /** The readable report: a headline, then one line per symbol. */
 export function textReport(file: string, decision: Decision, required: number): string {
-  const bayes = bayesReport(decision).bayes;
+  const bayes = bayesOpinion(decision);
   const lines = [`${file}: ${decision.action}, score ${round(decision.score)} (spam at ${required})${bayes ? `, Bayes ${bayes.verdict} (${bayes.probability})` : ''}`];
   if (decision.verdict) lines.push(`  reply: ${decision.verdict.reply.code} ${decision.verdict.reply.enhanced} ${decision.verdict.reply.text}`);
   const width = Math.max(0, ...decision.symbols.map((s) => s.name.length));

@@ -6,6 +6,9 @@ import type { Config } from '../config/schema.js';
 
 export class UsageError extends Error {}
 
+/** A problem that ends a command with its message and exit code 1 (e.g. the daemon's API refused a request). */
+export class CommandFailure extends Error {}
+
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
 export function parseCommandArgs<O extends Options>(args: string[], options: O, allowPositionals = false) {

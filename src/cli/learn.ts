@@ -5,14 +5,15 @@
 // it as the other class moves it. `--for` learns into a recipient's own database (bayes.per_user).
 // `rempart learn --import-bogofilter FILE|-` adds the counts of a bogofilter wordlist dump
 // (`bogoutil -d wordlist.db`, see bogofilter.ts). Safe while the daemon runs (SQLite WAL; the
-// daemon sees the new counts at its next lookup). Exit 0 when done, 1 when some input could not be
-// read or learned, 2 on a bad command line.
+// daemon sees the new counts at its next lookup). With --url the messages are read here and sent
+// one by one to a running daemon's API (POST /api/bayes/learn), which parses and learns them; the
+// bogofilter import works on the store only. Exit 0 when done, 1 when some input could not be read
+// or learned, 2 on a bad command line.
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { tokenize } from '../classifier/tokenizer.js';
 import type { Config } from '../config/schema.js';
 import { parseRecipient } from '../lists/entry.js';
-import { parseMessage } from '../mime/parse.js';
+import { messageTokens } from '../scan/learn-message.js';
 import { messageDigest } from '../scan/message-digest.js';
 import { messagesFrom, totalBytes } from '../scan/sources.js';
 import { openStore } from '../store/open.js';
@@ -20,6 +21,8 @@ import type { BayesClass, BayesCounts, LearnOutcome, Store } from '../store/type
 import { BogofilterDump, parseDumpLine } from './bogofilter.js';
 import { configOption, loadConfigOrExit, parseCommandArgs, UsageError } from './common.js';
 import { ProgressBar } from './progress.js';
+import { RemoteError, remoteFrom, remoteOptions, wantsRemote, type RemoteApi } from './remote.js';
+import { remoteStore } from './remote-store.js';
 
 export const learnUsage = `rempart learn spam|ham [--unlearn] [--for RECIPIENT] FILE|DIR|- ...
                                          train the Bayesian filter on messages (files, maildirs, mboxes);
@@ -30,6 +33,8 @@ rempart learn --import-bogofilter FILE|- [--for RECIPIENT]
 
 /** Learns waiting for the writer at once: enough to keep it busy while the next messages are parsed. */
 const LEARNS_IN_FLIGHT = 64;
+/** Uploads to the daemon's API at once (each parsed there while the next one travels). */
+const UPLOADS_IN_FLIGHT = 8;
 /** Imported tokens handed to the store per call (each call commits in batches of its own). */
 const IMPORT_CHUNK_TOKENS = 50_000;
 
@@ -55,26 +60,75 @@ const OUTCOMES: readonly LearnOutcome[] = ['learned', 'relearned', 'already', 'u
 export async function learn(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(
     args,
-    { ...configOption, unlearn: { type: 'boolean' }, for: { type: 'string' }, 'import-bogofilter': { type: 'string' } },
+    { ...configOption, ...remoteOptions, unlearn: { type: 'boolean' }, for: { type: 'string' }, 'import-bogofilter': { type: 'string' } },
     true,
   );
   const scope = scopeOption(values.for);
   const importFile = values['import-bogofilter'];
   if (importFile !== undefined) {
     if (positionals.length > 0 || values.unlearn) throw new UsageError(`learn --import-bogofilter takes one file (or -) and no other arguments\n${learnUsage}`);
+    if (wantsRemote(values)) {
+      throw new UsageError(
+        `learn --import-bogofilter works on the store only, not through the API: run it on the daemon's host without --url` +
+          (values.url === undefined ? ' (or with --url "" while $REMPART_URL is set)' : ''),
+      );
+    }
     const { config } = loadConfigOrExit(values.config);
     return importBogofilter(config, scope, importFile);
   }
   const [kind, ...paths] = positionals;
   if (kind !== 'spam' && kind !== 'ham') throw new UsageError(`learn: say spam or ham first, then the messages\n${learnUsage}`);
   if (paths.length === 0) throw new UsageError(`learn ${kind}: name at least one file, directory, mbox, or - for standard input`);
-  const { config } = loadConfigOrExit(values.config);
-  return learnMessages(config, scope, kind, values.unlearn === true, paths);
+  const remote = remoteFrom(values);
+  const learner = remote ? remoteLearner(remote, scope, kind, values.unlearn === true) : localLearner(loadConfigOrExit(values.config).config, scope, kind, values.unlearn === true);
+  return learnMessages(learner, scope, paths);
 }
 
-async function learnMessages(config: Config, scope: string, kind: BayesClass, unlearn: boolean, paths: string[]): Promise<number> {
+/** What learning one message (or one upload) did. */
+type Tally = Partial<Record<LearnOutcome, number>>;
+
+/** Where messages are learned: the store here, or a daemon through its API. */
+interface Learner {
+  /** Learns running at once at most. */
+  readonly parallel: number;
+  /** What must be done before the next message is read (throws saying what was wrong); returns the learning itself, run beside others. */
+  prepare(raw: Buffer): Promise<() => Promise<Tally>>;
+  /** The counts of the database learned into, once done. */
+  counts(): Promise<BayesCounts>;
+  close(): Promise<void>;
+}
+
+/** Parses and tokenizes each message here (one after the other) and learns its tokens into the store. */
+function localLearner(config: Config, scope: string, kind: BayesClass, unlearn: boolean): Learner {
   const store = openStore(config.store, (error) => process.stderr.write(`rempart: store: ${(error as Error).message}\n`));
-  const attachments = config.attachments;
+  return {
+    parallel: LEARNS_IN_FLIGHT,
+    async prepare(raw) {
+      let tokens: string[];
+      try {
+        tokens = await messageTokens(raw, config.attachments);
+      } catch (error) {
+        throw new Error(`cannot tokenize: ${(error as Error).message}`);
+      }
+      return async () => ({ [await store.bayes.learn(scope, { digest: messageDigest(raw), kind, tokens, now: Math.floor(Date.now() / 1000), unlearn })]: 1 });
+    },
+    counts: () => store.bayes.counts(scope),
+    close: () => store.close(),
+  };
+}
+
+/** Sends each raw message to the daemon, which parses, tokenizes and learns it. */
+function remoteLearner(api: RemoteApi, scope: string, kind: BayesClass, unlearn: boolean): Learner {
+  const { bayes } = remoteStore(api);
+  return {
+    parallel: UPLOADS_IN_FLIGHT,
+    prepare: async (raw) => async () => (await bayes.learnRaw(scope, kind, unlearn, raw)).outcomes,
+    counts: () => bayes.counts(scope),
+    close: async () => {},
+  };
+}
+
+async function learnMessages(learner: Learner, scope: string, paths: string[]): Promise<number> {
   const outcomes = new Map<LearnOutcome, number>(OUTCOMES.map((outcome) => [outcome, 0]));
   const progress = new ProgressBar(totalBytes(paths));
   const inFlight = new Set<Promise<void>>();
@@ -82,45 +136,50 @@ async function learnMessages(config: Config, scope: string, kind: BayesClass, un
   let errors = 0;
   let messages = 0;
   let bytes = 0;
+  /** Learns that succeeded: until one has, one runs at a time (a wrong password is then tried once, not once per learn in flight). */
+  let succeeded = 0;
+  /** A problem no further message can escape (the daemon unreachable, the password refused): the run stops. */
+  let fatal: RemoteError | undefined;
   const report = (name: string, problem: string) => {
     progress.done();
     process.stderr.write(`rempart: ${name}: ${problem}\n`);
   };
   try {
     for await (const { name, raw } of messagesFrom(paths, ({ name, problem }) => (errors++, report(name, problem)))) {
+      if (fatal) break;
       messages++;
       bytes += raw.length;
-      let tokens: string[];
+      let learnIt: () => Promise<Tally>;
       try {
-        tokens = tokenize(
-          await parseMessage(raw, {
-            size: raw.length,
-            scanArchives: attachments.enabled && attachments.scan_archives,
-            archiveMaxDepth: attachments.archive_max_depth,
-            archiveMaxEntries: attachments.archive_max_entries,
-          }),
-        );
+        learnIt = await learner.prepare(raw);
       } catch (error) {
         errors++;
-        report(name, `cannot tokenize: ${(error as Error).message}`);
+        report(name, (error as Error).message);
         continue;
       }
-      const learned = store.bayes.learn(scope, { digest: messageDigest(raw), kind, tokens, now: Math.floor(Date.now() / 1000), unlearn }).then(
-        (outcome) => void outcomes.set(outcome, outcomes.get(outcome)! + 1),
-        (error: Error) => (errors++, report(name, error.message)),
+      const learned = learnIt().then(
+        (tally) => {
+          succeeded++;
+          for (const [outcome, count] of Object.entries(tally) as [LearnOutcome, number][]) outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + count);
+        },
+        (error: Error) => {
+          if (error instanceof RemoteError && error.fatal) fatal ??= error;
+          else (errors++, report(name, error.message));
+        },
       );
       inFlight.add(learned);
       void learned.finally(() => inFlight.delete(learned));
-      if (inFlight.size >= LEARNS_IN_FLIGHT) await Promise.race(inFlight);
+      if (inFlight.size >= (succeeded > 0 ? learner.parallel : 1)) await Promise.race(inFlight);
       progress.update(bytes, messages);
     }
     await Promise.all(inFlight);
     progress.done();
+    if (fatal) throw fatal;
     const summary = OUTCOMES.map((outcome) => `${outcome.replace('-', ' ')} ${outcomes.get(outcome)}`).join(', ');
-    process.stdout.write(`${summary}, errors ${errors}\n${countsLine(scope, await store.bayes.counts(scope))}\n`);
+    process.stdout.write(`${summary}, errors ${errors}\n${countsLine(scope, await learner.counts())}\n`);
   } finally {
     progress.done();
-    await store.close();
+    await learner.close();
   }
   return errors > 0 ? 1 : 0;
 }

@@ -1,12 +1,15 @@
 // `rempart allow|block add|remove|list|import`: manage the allow and block lists in the store
-// (safe while the daemon runs: SQLite WAL; the daemon picks changes up within a second).
+// (safe while the daemon runs: SQLite WAL; the daemon picks changes up within a second), or with
+// --url through a running daemon's HTTP API (remote.ts).
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { parseDuration } from '../config/duration.js';
 import { parseListValue, parseRecipient, reasonText } from '../lists/entry.js';
+import { parseExpiry as parseExpiryText } from '../lists/expiry.js';
 import { openStore } from '../store/open.js';
 import type { ListEntry, ListEntryInput, ListKind } from '../store/types.js';
 import { configOption, loadConfigOrExit, parseCommandArgs, UsageError } from './common.js';
+import { remoteFrom, remoteOptions } from './remote.js';
+import { remoteStore, type CommandStore } from './remote-store.js';
 
 export const listsUsage = `rempart allow|block add ENTRY... [--for RECIPIENT] [--reason R] [--expires DURATION|DATE] [--comment TEXT] [--by NAME]
                                          ENTRY: user@example.org, @example.org (and subdomains), 192.0.2.7,
@@ -42,21 +45,9 @@ export function currentUser(): string {
 
 /** `--expires`: a duration from now (`30d`, `12h`), a date (`2026-12-31`, ISO 8601), or `never`; seconds since the epoch, 0 = never. */
 export function parseExpiry(text: string | undefined, now: number): number {
-  if (text === undefined || text === 'never') return 0;
-  const seconds = parseDuration(text);
-  if (seconds !== undefined) {
-    if (seconds <= 0) throw new UsageError('--expires must be a positive duration (30d), a date (2026-12-31) or "never"');
-    return now + Math.ceil(seconds);
-  }
-  if (/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(text)) {
-    const ms = Date.parse(text);
-    if (Number.isFinite(ms)) {
-      const at = Math.floor(ms / 1000);
-      if (at <= now) throw new UsageError(`--expires ${text} is in the past`);
-      return at;
-    }
-  }
-  throw new UsageError(`--expires takes a duration (30d, 12h), a date (2026-12-31) or "never", not ${JSON.stringify(text)}`);
+  const parsed = parseExpiryText(text, now);
+  if ('problem' in parsed) throw new UsageError(`--expires: ${parsed.problem}`);
+  return parsed.expiresAt;
 }
 
 function scopeOption(value: string | undefined): string {
@@ -77,6 +68,7 @@ export async function lists(kind: ListKind, args: string[]): Promise<number> {
     rest,
     {
       ...configOption,
+      ...remoteOptions,
       for: { type: 'string' },
       global: { type: 'boolean' },
       reason: { type: 'string' },
@@ -156,8 +148,8 @@ export async function lists(kind: ListKind, args: string[]): Promise<number> {
     }
   }
 
-  const { config } = loadConfigOrExit(values.config);
-  const store = openStore(config.store);
+  const remote = remoteFrom(values);
+  const store: CommandStore = remote ? remoteStore(remote) : openStore(loadConfigOrExit(values.config).config.store);
   try {
     switch (sub) {
       case 'add':

@@ -1,61 +1,73 @@
 #!/usr/bin/env node
-// The `rempart` command: dispatches to one file per command.
-import { configCheck, configCheckUsage } from './config-check.js';
-import { UsageError } from './common.js';
-import { greylist, greylistUsage } from './greylist.js';
-import { lists, listsUsage } from './lists.js';
-import { bans, bansUsage } from './bans.js';
-import { recipients, recipientsUsage } from './recipients.js';
-import { serve, serveUsage } from './serve.js';
-import { check, checkUsage } from './check.js';
-import { filter, filterUsage } from './filter.js';
-import { learn, learnUsage } from './learn.js';
-import { bayes, bayesUsage } from './bayes.js';
+// The `rempart` command: dispatches to one file per command. Each command's module is loaded only
+// when it runs (the daemon's HTTP stack is not loaded by `rempart block add`), so commands start fast.
+import { CommandFailure, UsageError } from './common.js';
 import { VERSION } from '../version.js';
 
-const usage = `rempart ${VERSION}: a layered anti-spam gateway for Postfix
+/** The whole usage text: every command's own usage line (this loads every module: --help only). */
+async function usage(): Promise<string> {
+  const [serve, configCheck, check, filter, learn, bayes, greylist, lists, bans, recipients, passwd, remote] = await Promise.all([
+    import('./serve.js'),
+    import('./config-check.js'),
+    import('./check.js'),
+    import('./filter.js'),
+    import('./learn.js'),
+    import('./bayes.js'),
+    import('./greylist.js'),
+    import('./lists.js'),
+    import('./bans.js'),
+    import('./recipients.js'),
+    import('./passwd.js'),
+    import('./remote.js'),
+  ]);
+  return `rempart ${VERSION}: a layered anti-spam gateway for Postfix
 
-${serveUsage}
-${configCheckUsage}
-${checkUsage}
-${filterUsage}
-${learnUsage}
-${bayesUsage}
-${greylistUsage}
-${listsUsage}
-${bansUsage}
-${recipientsUsage}
+${serve.serveUsage}
+${configCheck.configCheckUsage}
+${check.checkUsage}
+${filter.filterUsage}
+${learn.learnUsage}
+${bayes.bayesUsage}
+${greylist.greylistUsage}
+${lists.listsUsage}
+${bans.bansUsage}
+${recipients.recipientsUsage}
+${passwd.passwdUsage}
 rempart --version | --help
+${remote.remoteUsage}
 
 --config FILE defaults to $REMPART_CONFIG, then /etc/rempart/rempart.yaml; without either,
 the embedded defaults apply. See README.md and docs/configuration.md.
 `;
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'serve':
-      return serve(rest);
+      return (await import('./serve.js')).serve(rest);
     case 'config':
-      if (rest[0] === 'check') return configCheck(rest.slice(1));
+      if (rest[0] === 'check') return (await import('./config-check.js')).configCheck(rest.slice(1));
       throw new UsageError(`unknown config command ${JSON.stringify(rest[0] ?? '')}`);
     case 'check':
-      return check(rest);
+      return (await import('./check.js')).check(rest);
     case 'filter':
-      return filter(rest);
+      return (await import('./filter.js')).filter(rest);
     case 'learn':
-      return learn(rest);
+      return (await import('./learn.js')).learn(rest);
     case 'bayes':
-      return bayes(rest);
+      return (await import('./bayes.js')).bayes(rest);
     case 'greylist':
-      return greylist(rest);
+      return (await import('./greylist.js')).greylist(rest);
     case 'allow':
     case 'block':
-      return lists(command, rest);
+      return (await import('./lists.js')).lists(command, rest);
     case 'bans':
-      return bans(rest);
+      return (await import('./bans.js')).bans(rest);
     case 'recipients':
-      return recipients(rest);
+      return (await import('./recipients.js')).recipients(rest);
+    case 'passwd':
+      return (await import('./passwd.js')).passwd(rest);
     case '--version':
     case 'version':
       process.stdout.write(`${VERSION}\n`);
@@ -64,7 +76,7 @@ async function main(argv: string[]): Promise<number> {
     case 'help':
     case '--help':
     case '-h':
-      process.stdout.write(usage);
+      process.stdout.write(await usage());
       return command === undefined ? 2 : 0;
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`);
@@ -79,6 +91,9 @@ main(process.argv.slice(2)).then(
     if (error instanceof UsageError) {
       process.stderr.write(`rempart: ${error.message}\nrun "rempart --help" for the commands\n`);
       process.exitCode = 2;
+    } else if (error instanceof CommandFailure) {
+      process.stderr.write(`rempart: ${error.message}\n`);
+      process.exitCode = 1;
     } else {
       process.stderr.write(`rempart: ${(error as Error).stack ?? String(error)}\n`);
       process.exitCode = 3;

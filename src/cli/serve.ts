@@ -2,7 +2,7 @@
 import { Daemon } from '../daemon/daemon.js';
 import { configOption, loadConfigOrExit, parseCommandArgs } from './common.js';
 
-export const serveUsage = 'rempart serve [--config FILE]            run the daemon (policy server, maintenance)';
+export const serveUsage = 'rempart serve [--config FILE]            run the daemon (policy, milter, HTTP API, dashboard)';
 
 export async function serve(args: string[]): Promise<number> {
   const { values } = parseCommandArgs(args, configOption);

@@ -273,6 +273,28 @@ const milterSchema = z
   })
   .prefault({});
 
+const secret = (what: string) =>
+  z
+    .string()
+    .regex(/^[^\r\n]*$/, { message: 'expected one line' })
+    .default('')
+    .describe(what);
+
+const httpSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe('run the HTTP API, /metrics and the web dashboard'),
+    listen: listen('127.0.0.1:11334').describe('where the HTTP server listens; a non-loopback address needs a password'),
+    password: secret('administrator password, or the hash printed by `rempart passwd`; empty: no authentication (loopback only)'),
+    readonly_password: secret('optional password (or hash) of a read-only role: GET requests only'),
+    metrics_token: secret('optional bearer token accepted for GET /metrics only (for Prometheus)'),
+    metrics_open: z.boolean().default(false).describe('serve /metrics without authentication to clients on loopback addresses'),
+    login_attempts: z.number().int().min(1).max(1000).default(5).describe('failed logins from one address allowed within login_window; more get 429'),
+    login_window: duration('15m', 1, 86400).describe('window of the failed-login limit'),
+    session_max_age: duration('12h', 60, 86400 * 30).describe('how long a dashboard login lasts'),
+    max_upload_size: byteSize(25 * 1024 * 1024, 1024, 1024 * 1024 * 1024).describe('largest message or mbox accepted by /api/check and /api/bayes/learn (25 MB)'),
+  })
+  .prefault({});
+
 const spamHeadersSchema = z
   .strictObject({
     all_messages: z.boolean().default(false).describe('add X-Spam-Status and X-Spam-Score to every scanned message, not only to spam'),
@@ -424,6 +446,7 @@ export const configSchema = z.strictObject({
   strikes: strikesSchema,
   dnsbl: dnsblSchema,
   milter: milterSchema,
+  http: httpSchema,
   spam_headers: spamHeadersSchema,
   attachments: attachmentsSchema,
   content: contentSchema,

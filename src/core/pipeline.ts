@@ -39,10 +39,12 @@ interface PreparedCheck {
   instance: CheckInstance;
 }
 
-/** Failure counters, read by `rempart stats` and (later) /metrics. */
+/** Failure counters, read by /metrics and /api/stats; kept across reloads. */
 export interface PipelineCounters {
   checkErrors: Map<string, number>;
   checkTimeouts: Map<string, number>;
+  /** Called with every decision's record (the daemon's metrics); must not throw and must be cheap. */
+  onDecision?: (record: ResultRecord) => void;
 }
 
 class CheckTimeout extends Error {}
@@ -95,6 +97,7 @@ export class Pipeline {
     const record = this.record(task, decision, reply, performance.now() - started);
     if (this.env.log.isLevelEnabled('info')) this.env.log.info(decisionLogFields(record), 'decision');
     if (this.env.config.history.enabled) this.env.store.history.add(record);
+    this.counters.onDecision?.(record);
     for (const { descriptor, instance } of this.checks) {
       if (!instance.observe) continue;
       Promise.resolve()

@@ -1,5 +1,6 @@
 // The rempart daemon: loads the configuration, opens the store, builds the check pipeline, runs the
-// policy server and the periodic store maintenance. SIGHUP reloads the configuration and list files
+// policy and milter servers, the HTTP API with /metrics and the dashboard, and the periodic store
+// maintenance. SIGHUP reloads the configuration and list files
 // without dropping connections; SIGTERM (or SIGINT) drains in-flight requests and exits.
 import { systemClock, type Clock } from '../core/clock.js';
 import { createLogger, type LoggerHandle } from '../core/log.js';
@@ -18,6 +19,9 @@ import { VERSION } from '../version.js';
 import { resolverFromConfig } from '../dns/from-config.js';
 import { newFailures } from '../dns/failure-report.js';
 import type { DnsResolver } from '../dns/resolver.js';
+import { HttpServer } from '../http/server.js';
+import { Metrics } from '../metrics/metrics.js';
+import { OfflineScanner } from '../scan/offline.js';
 
 /** How often DNS failures are looked for and reported, in ms. */
 const DNS_REPORT_INTERVAL_MS = 60_000;
@@ -37,6 +41,11 @@ export class Daemon {
   private dns: DnsResolver;
   private policy: PolicyServer | undefined;
   private milter: MilterServer | undefined;
+  private http: HttpServer | undefined;
+  private readonly metrics: Metrics;
+  /** The scanner of POST /api/check, made for the current configuration on first use. */
+  private scanner: OfflineScanner | undefined;
+  private readonly startedMs = Date.now();
   private maintenanceTimer: NodeJS.Timeout | undefined;
   private readonly dnsWatch: NodeJS.Timeout;
   private dnsFailuresSeen: Record<string, number> = {};
@@ -48,9 +57,18 @@ export class Daemon {
     this.config = options.config;
     this.clock = options.clock ?? systemClock;
     this.logger = createLogger(this.config.log.level, this.config.log.format);
-    this.store = openStore(this.config.store, (error) => this.log.error({ err: error }, 'store background write failed'));
+    this.store = openStore(this.config.store, (error) => {
+      this.metrics.countError('store');
+      this.log.error({ err: error }, 'store background write failed');
+    });
     this.dns = resolverFromConfig(this.config.dns);
-    this.pipeline = this.buildPipeline(this.config);
+    this.metrics = new Metrics({
+      store: this.store,
+      dnsStats: () => this.dns.stats(),
+      pipelineCounters: () => this.pipeline.counters,
+      autoAllowClients: () => this.config.greylist.auto_allow_clients,
+    });
+    this.pipeline = this.buildPipeline(this.config, { checkErrors: new Map(), checkTimeouts: new Map(), onDecision: (record) => this.metrics.observeDecision(record) });
     this.dnsWatch = setInterval(() => this.reportDnsFailures(), DNS_REPORT_INTERVAL_MS);
     this.dnsWatch.unref();
   }
@@ -67,6 +85,20 @@ export class Daemon {
 
   async start(): Promise<void> {
     const config = this.config;
+    // The HTTP server is made first: it refuses a non-loopback address without a password before anything listens.
+    if (config.http.enabled) {
+      this.http = new HttpServer({
+        config: () => this.config,
+        store: this.store,
+        metrics: this.metrics,
+        log: this.log,
+        version: VERSION,
+        startedMs: this.startedMs,
+        pipelineCounters: () => this.pipeline.counters,
+        scan: (raw) => this.scan(raw),
+        reload: () => this.reload(),
+      });
+    }
     if (config.policy.enabled) {
       this.policy = new PolicyServer({ ...this.policyOptions(config), listen: config.policy.listen });
       await this.policy.start();
@@ -76,6 +108,7 @@ export class Daemon {
       this.milter = new MilterServer(config.milter, adapter, this.log);
       await this.milter.start();
     }
+    await this.http?.start();
     this.log.info(
       {
         version: VERSION,
@@ -83,6 +116,7 @@ export class Daemon {
         store: this.store.describe(),
         policy: this.policy?.listening() ?? 'off',
         milter: this.milter?.listening() ?? 'off',
+        http: this.http?.listening() ?? 'off',
         checks: this.pipeline.enabledChecks().join(',') || 'none',
       },
       'rempart started',
@@ -115,6 +149,12 @@ export class Daemon {
     return reply || 'DUNNO';
   }
 
+  /** POST /api/check: the end-of-message scan with this daemon's store and resolver, no history. */
+  private async scan(raw: Uint8Array) {
+    this.scanner ??= new OfflineScanner(this.config, { shared: { store: this.store, dns: this.dns, log: this.log } });
+    return (await this.scanner.scan(raw)).decision;
+  }
+
   /** Says loudly, at most once a minute, that DNS queries failed (checks then found nothing). */
   private reportDnsFailures(): void {
     const failures = this.dns.stats().failures;
@@ -129,20 +169,26 @@ export class Daemon {
     }
   }
 
-  /** Re-reads the configuration and list files; keeps the old ones when the new ones are invalid. */
-  reload(): void {
+  /**
+   * Re-reads the configuration and list files; keeps the old ones when the new ones are invalid.
+   * Returns what was wrong, or undefined when the new configuration runs.
+   */
+  reload(): string | undefined {
     let next: Config;
     try {
       next = loadConfig(this.options.configPath);
     } catch (error) {
       this.log.error({ err: error }, 'reload failed: configuration invalid, keeping the running one');
-      return;
+      return (error as Error).message;
     }
     const restartNeeded: string[] = [];
     if (next.policy.listen !== this.config.policy.listen || next.policy.enabled !== this.config.policy.enabled) restartNeeded.push('policy.listen/enabled');
     if (JSON.stringify(next.milter) !== JSON.stringify(this.config.milter)) restartNeeded.push('milter');
     if (next.store.path !== this.config.store.path || next.store.backend !== this.config.store.backend) restartNeeded.push('store');
     if (next.log.format !== this.config.log.format) restartNeeded.push('log.format');
+    if (next.http.listen !== this.config.http.listen || next.http.enabled !== this.config.http.enabled || next.http.max_upload_size !== this.config.http.max_upload_size) {
+      restartNeeded.push('http.listen/enabled/max_upload_size');
+    }
     if (restartNeeded.length > 0) this.log.warn({ keys: restartNeeded.join(',') }, 'these settings change only at restart');
     this.log.level = next.log.level;
     if (JSON.stringify(next.dns) !== JSON.stringify(this.config.dns)) {
@@ -153,8 +199,11 @@ export class Daemon {
     this.policy?.updateOptions(this.policyOptions(next));
     const intervalChanged = next.store.maintenance_interval !== this.config.store.maintenance_interval;
     this.config = next;
+    this.scanner = undefined;
+    this.http?.update();
     if (intervalChanged) this.scheduleMaintenance(next.store.maintenance_interval);
     this.log.info({ checks: this.pipeline.enabledChecks().join(',') || 'none' }, 'configuration reloaded');
+    return undefined;
   }
 
   private scheduleMaintenance(delaySeconds: number): void {
@@ -204,7 +253,7 @@ export class Daemon {
     this.log.info({ signal, drain_timeout: this.config.policy.drain_timeout }, 'stopping: draining in-flight requests');
     clearTimeout(this.maintenanceTimer);
     clearInterval(this.dnsWatch);
-    await Promise.all([this.policy?.stop(this.config.policy.drain_timeout), this.milter?.close()]);
+    await Promise.all([this.policy?.stop(this.config.policy.drain_timeout), this.milter?.close(), this.http?.stop()]);
     this.dns.cancel();
     try {
       await this.store.close();
@@ -224,7 +273,13 @@ export class Daemon {
       );
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
-    process.on('uncaughtException', (error) => this.log.error({ err: error }, 'unexpected error (kept running)'));
-    process.on('unhandledRejection', (error) => this.log.error({ err: error }, 'unexpected rejection (kept running)'));
+    process.on('uncaughtException', (error) => {
+      this.metrics.countError('process');
+      this.log.error({ err: error }, 'unexpected error (kept running)');
+    });
+    process.on('unhandledRejection', (error) => {
+      this.metrics.countError('process');
+      this.log.error({ err: error }, 'unexpected rejection (kept running)');
+    });
   }
 }

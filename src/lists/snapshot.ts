@@ -17,22 +17,25 @@ export class Snapshot<T> {
 
   /**
    * `patch`, when given, applies this process's own changes to the copy in place (cheap), instead
-   * of reloading it; the reload then waits for the version read of the next interval.
+   * of reloading it; the reload then waits for the version read of the next interval. It returns
+   * false when it cannot apply them (the copy is then reloaded at once).
    */
   constructor(
     private readonly source: Versioned,
     private readonly load: (nowMs: number) => Promise<T>,
     private readonly intervalMs: number = VERSION_CHECK_MS,
-    private readonly patch?: (value: T) => void,
+    private readonly patch?: (value: T) => boolean,
   ) {}
 
   /** The current copy; `nowMs` (the pipeline's clock) paces the version reads. */
   get(nowMs: number): Promise<T> | T {
     const fresh = nowMs - this.checkedAt < this.intervalMs && nowMs >= this.checkedAt;
     if (this.value !== undefined && fresh && this.source.localChanges !== this.seenLocal && this.patch) {
-      this.patch(this.value);
-      this.seenLocal = this.source.localChanges;
-      return this.value;
+      const local = this.source.localChanges;
+      if (this.patch(this.value)) {
+        this.seenLocal = local;
+        return this.value;
+      }
     }
     if (this.value !== undefined && fresh && this.source.localChanges === this.seenLocal) return this.value;
     this.refreshing ??= this.refresh(nowMs).finally(() => {

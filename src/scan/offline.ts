@@ -1,12 +1,12 @@
 // The end-of-message pipeline outside the SMTP session, for `rempart check`, `rempart filter` and
-// (later) the HTTP API: a raw message in, the same decision the milter would make at the end of
+// the HTTP API (POST /api/check, with the daemon's store and resolver): a raw message in, the same decision the milter would make at the end of
 // DATA out (content checks; the envelope checks need the SMTP session and do not run). Logs go to
 // stderr (stdout carries the filtered message or the report), and no history record is written.
 // Time-dependent rules (a Date far in the past) judge a message at the time its topmost Received
 // header says it arrived, so an archive scanned years later is judged as it was then.
 import type { Config } from '../config/schema.js';
 import type { Clock } from '../core/clock.js';
-import { createLogger } from '../core/log.js';
+import { createLogger, type Logger } from '../core/log.js';
 import { headerValue, headerValues, type ParsedMessage } from '../core/message.js';
 import { Pipeline, type Decision } from '../core/pipeline.js';
 import { CHECKS } from '../core/registry.js';
@@ -54,14 +54,17 @@ export class OfflineScanner {
   private readonly clock: Clock = { nowMs: () => this.referenceMs ?? Date.now() };
   private readonly dns: DnsResolver;
   private readonly pipeline: Pipeline;
+  /** Whether the store and resolver are this scanner's own (closed by close()) or lent by the daemon. */
+  private readonly ownsResources: boolean;
 
   /**
    * `autoLearn`: let bayes.auto_learn learn from these scans (rempart filter, which sees delivered
-   * mail); off for inspections such as rempart check.
+   * mail); off for inspections such as rempart check. `shared`: the daemon's store, resolver and
+   * logger, used as they are and left open by close().
    */
   constructor(
     private readonly config: Config,
-    options: { autoLearn?: boolean } = {},
+    options: { autoLearn?: boolean; shared?: { store: Store; dns: DnsResolver; log: Logger } } = {},
   ) {
     // Offline scans are not decisions about mail flow: no history, and the log on stderr.
     const offline: Config = {
@@ -69,9 +72,11 @@ export class OfflineScanner {
       history: { ...config.history, enabled: false },
       bayes: { ...config.bayes, auto_learn: { ...config.bayes.auto_learn, enabled: options.autoLearn === true && config.bayes.auto_learn.enabled } },
     };
-    const { log } = createLogger(config.log.level === 'debug' ? 'debug' : 'warn', config.log.format, { write: (line: string) => process.stderr.write(line) });
-    this.store = openStore(offline.store, (error) => log.error({ err: error }, 'store background write failed'));
-    this.dns = resolverFromConfig(offline.dns);
+    const shared = options.shared;
+    this.ownsResources = shared === undefined;
+    const log = shared?.log ?? createLogger(config.log.level === 'debug' ? 'debug' : 'warn', config.log.format, { write: (line: string) => process.stderr.write(line) }).log;
+    this.store = shared?.store ?? openStore(offline.store, (error) => log.error({ err: error }, 'store background write failed'));
+    this.dns = shared?.dns ?? resolverFromConfig(offline.dns);
     this.pipeline = new Pipeline(CHECKS, { config: offline, store: this.store, dns: this.dns, clock: this.clock, log });
     for (const problem of this.pipeline.problems) log.warn({ check: problem.check, problem: problem.message }, 'configuration problem (check keeps running)');
   }
@@ -104,6 +109,7 @@ export class OfflineScanner {
   }
 
   async close(): Promise<void> {
+    if (!this.ownsResources) return;
     this.dns.cancel();
     await this.store.close();
   }

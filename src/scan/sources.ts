@@ -99,6 +99,12 @@ async function readStdin(): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** The messages of one uploaded file (the HTTP API): an mbox split into its messages, else the file as one message. */
+export async function* messagesInUpload(name: string, raw: Buffer): AsyncGenerator<SourceMessage> {
+  if (raw.subarray(0, 5).toString('latin1') === 'From ') yield* mboxMessages(name, [raw]);
+  else yield { name, raw };
+}
+
 /**
  * Every message named by `paths`, in order. Unreadable paths are reported to `onProblem` and
  * skipped, so one bad file does not stop a run over thousands.

@@ -82,20 +82,66 @@ export interface GreylistStore {
   listClients(limit: number, offset: number): Promise<ClientRow[]>;
   /** Deletes matching triplets (all when filter.search is absent); returns how many went. */
   flushTriplets(filter: Pick<TripletFilter, 'search'>): Promise<number>;
+  /** Deletes the triplet with exactly this key (from the dashboard); returns how many went (0 or 1). */
+  deleteTriplet(key: string): Promise<number>;
   flushClients(): Promise<number>;
   stats(autoAllowThreshold: number): Promise<GreylistStats>;
 }
 
 export interface HistoryFilter {
+  /** ms since the epoch, inclusive. */
   since?: number;
+  /** ms since the epoch, exclusive. */
   until?: number;
+  /** Exact client address. */
   client?: string;
+  /** Exact envelope sender (lower case as recorded). */
   sender?: string;
+  /** One of the recipients, exactly. */
   recipient?: string;
   action?: string;
+  /** Records where this symbol fired. */
+  symbol?: string;
+  /** Records made by this node (hostname). */
+  node?: string;
   limit?: number;
   /** Records with an id below this one (paging backwards from the newest). */
   beforeId?: number;
+}
+
+/** A window of the decision statistics (`HistoryStore.stats`). */
+export interface StatsQuery {
+  /** ms since the epoch, inclusive. */
+  since: number;
+  /** ms since the epoch, exclusive. */
+  until: number;
+  /** Width of one series bucket, in seconds (60 for per-minute, 3600 for per-hour). */
+  bucketSeconds: number;
+  /** How many entries the top lists hold (default 10). */
+  top?: number;
+}
+
+export interface CountedValue {
+  value: string;
+  count: number;
+}
+
+/** Decision counts over a window; kept as rollups written with the history, so reading them is cheap. */
+export interface StatsReport {
+  since: number;
+  until: number;
+  bucketSeconds: number;
+  /** Decisions per action in the window (every action present, 0 when none). */
+  actions: Record<string, number>;
+  /** Decisions per protocol in the window. */
+  protocols: Record<string, number>;
+  /** One entry per bucket from `since` to `until`, empty buckets included; `time` is the bucket start in ms. */
+  series: { time: number; counts: Record<string, number> }[];
+  /** The symbols that fired most often, most first. */
+  symbols: CountedValue[];
+  /** Client addresses and senders with the most rejected decisions, most first. */
+  topRejectedClients: CountedValue[];
+  topRejectedSenders: CountedValue[];
 }
 
 export interface HistoryStore {
@@ -103,8 +149,12 @@ export interface HistoryStore {
   add(record: ResultRecord): void;
   /** Writes every queued record now. */
   flush(): Promise<void>;
+  /** Records matching the filter, newest first. */
   query(filter: HistoryFilter): Promise<ResultRecord[]>;
+  /** One record by its id. */
+  get(id: number): Promise<ResultRecord | undefined>;
   count(): Promise<number>;
+  stats(query: StatsQuery): Promise<StatsReport>;
 }
 
 /**
@@ -233,6 +283,8 @@ export interface BanStore extends Versioned {
   lift(network: string): Promise<number>;
   /** Bans this process made since the last call, confirmed or not: for the in-memory matcher to add at once. */
   takeLocalBans(): Ban[];
+  /** Networks whose bans this process lifted since the last call: the in-memory matcher then reloads at once. */
+  takeLocalLifts(): string[];
   /** Bans not expired at `now` (seconds), newest first; with `includeExpired`, all that are stored. */
   list(filter: { now: number; includeExpired?: boolean; search?: string; limit?: number; offset?: number }): Promise<Ban[]>;
   /** Every ban not expired at `now`, to build a matcher from. */

@@ -32,6 +32,8 @@ export interface RempartInstance {
   pid: number;
   /** Temp directory holding the config file (removed by stop()). */
   dir: string;
+  /** The HTTP API's base URL (`http://127.0.0.1:PORT`), when `http.listen` is a TCP address. */
+  httpUrl: string | undefined;
   configPath: string;
   /** Every stdout and stderr line so far, in arrival order. */
   logs(): string[];
@@ -49,10 +51,10 @@ function codeOf(child: ChildProcess): number | undefined {
   return undefined;
 }
 
-/** The port (and host) of `policy.listen` in a config, when it is a TCP address. */
-function policyAddressOf(configYaml: string): { host: string; port: number } | undefined {
-  const config = parseYaml(configYaml) as { policy?: { listen?: unknown } } | null;
-  const listen = config?.policy?.listen;
+/** The port (and host) of `policy.listen` (or `http.listen`) in a config, when it is a TCP address. */
+function listenAddressOf(configYaml: string, section: 'policy' | 'http'): { host: string; port: number } | undefined {
+  const config = parseYaml(configYaml) as Record<string, { listen?: unknown } | undefined> | null;
+  const listen = config?.[section]?.listen;
   if (typeof listen !== 'string') return undefined;
   const match = /^\[?([^\]]*?)\]?:(\d+)$/.exec(listen);
   if (!match || listen.startsWith('unix:')) return undefined;
@@ -64,12 +66,16 @@ export async function startRempart(options: RempartOptions): Promise<RempartInst
   const configPath = join(dir, 'rempart.yaml');
   let port: number | undefined;
   let host: string;
+  let httpAddress: { host: string; port: number } | undefined;
   try {
     const givenYaml = typeof options.configYaml === 'function' ? options.configYaml(dir) : options.configYaml;
     // The milter runs by default on a fixed port: every daemon of the tests gets a free one of its
     // own unless its configuration has a milter section.
-    const configYaml = /^milter:/m.test(givenYaml) ? givenYaml : `${givenYaml.replace(/\n?$/, '\n')}milter: { listen: "127.0.0.1:${await freePort()}" }\n`;
-    const address = policyAddressOf(configYaml);
+    // The same for the HTTP API.
+    let configYaml = /^milter:/m.test(givenYaml) ? givenYaml : `${givenYaml.replace(/\n?$/, '\n')}milter: { listen: "127.0.0.1:${await freePort()}" }\n`;
+    if (!/^http:/m.test(configYaml)) configYaml += `http: { listen: "127.0.0.1:${await freePort()}" }\n`;
+    const address = listenAddressOf(configYaml, 'policy');
+    httpAddress = listenAddressOf(configYaml, 'http');
     port = options.policyPort ?? address?.port;
     host = options.policyHost ?? address?.host ?? '127.0.0.1';
     if (port === undefined) throw new Error('startRempart: give policyPort, or a policy.listen host:port in the config');
@@ -193,6 +199,10 @@ export async function startRempart(options: RempartOptions): Promise<RempartInst
         () => true,
         () => false,
       );
+      if (up && httpAddress) {
+        // The API starts just after the mail servers: wait for it too.
+        await waitForPort(httpAddress.port, httpAddress.host, 5_000);
+      }
       if (up) break;
       if (Date.now() > deadline) {
         throw new Error(`rempart does not listen on ${host}:${port} after ${options.startTimeoutMs ?? 20_000} ms:\n${output()}`);
@@ -207,6 +217,7 @@ export async function startRempart(options: RempartOptions): Promise<RempartInst
   return {
     pid: child.pid!,
     dir,
+    httpUrl: httpAddress ? `http://${httpAddress.host.includes(':') ? `[${httpAddress.host}]` : httpAddress.host}:${httpAddress.port}` : undefined,
     configPath,
     logs: () => [...lines],
     waitForLog,

@@ -1,7 +1,7 @@
 // Paths tests need: the repository root (tests run from dist/, fixtures live in the source tree)
-// and the compiled rempart command line.
+// and the compiled rempart command line (of dist/, or of the tree $REMPART_DIST names).
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 function findRepoRoot(): string {
@@ -15,5 +15,7 @@ function findRepoRoot(): string {
 }
 
 export const repoRoot = findRepoRoot();
-export const rempartCli = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+/** The compiled tree the tests run: dist/, or $REMPART_DIST (a build of one's own: tsc --outDir .build-x). */
+export const distDir = process.env.REMPART_DIST ? resolve(repoRoot, process.env.REMPART_DIST) : join(repoRoot, 'dist');
+export const rempartCli = join(distDir, 'src', 'cli', 'main.js');
 export const fixture = (...parts: string[]): string => join(repoRoot, 'test', 'fixtures', ...parts);

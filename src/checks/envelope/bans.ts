@@ -29,13 +29,17 @@ export function banSnapshot(bans: BanStore): Snapshot<BanMatcher> {
         bans,
         async (nowMs) => {
           bans.takeLocalBans(); // the reload reads them (confirmed or pending) anyway
+          bans.takeLocalLifts();
           return new BanMatcher(await bans.active(Math.floor(nowMs / 1000)));
         },
         undefined,
         // This process's own bans (spamtraps, strikes) are added at once; a full reload waits for
-        // the once-a-second version read, so a burst of bans costs no reload each.
+        // the once-a-second version read, so a burst of bans costs no reload each. A ban lifted by
+        // this process (the API) cannot be patched in: it reloads at once.
         (matcher) => {
+          if (bans.takeLocalLifts().length > 0) return false;
           for (const ban of bans.takeLocalBans()) matcher.add(ban);
+          return true;
         },
       ),
   );

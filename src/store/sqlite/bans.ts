@@ -23,6 +23,7 @@ export class SqliteBanStore implements BanStore {
   private readonly pending = new Map<string, Ban>();
   /** Bans made by this process since takeLocalBans() was last called. */
   private madeHere: Ban[] = [];
+  private liftedHere: string[] = [];
   private readonly getVersion;
 
   constructor(
@@ -62,6 +63,7 @@ export class SqliteBanStore implements BanStore {
     try {
       return (await this.writer.send({ kind: 'bansLift', network: canonical })).changes ?? 0;
     } finally {
+      this.liftedHere.push(canonical);
       this.changes++;
     }
   }
@@ -85,6 +87,12 @@ export class SqliteBanStore implements BanStore {
   takeLocalBans(): Ban[] {
     const taken = this.madeHere;
     this.madeHere = [];
+    return taken;
+  }
+
+  takeLocalLifts(): string[] {
+    const taken = this.liftedHere;
+    this.liftedHere = [];
     return taken;
   }
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { withStore } from '../../../test/helpers/sqlite-store.js';
+import { downgradeStore, withStore } from '../../../test/helpers/sqlite-store.js';
 import { SqliteStore } from './store.js';
 import type { LearnInput } from '../types.js';
 
@@ -181,10 +181,8 @@ test('learned counts are kept across a reopen; a store of schema version 3 gets 
     assert.equal(await reopened.bayes.learn('', message('m1', 'spam', ['cheap'])), 'already');
     await reopened.close();
 
-    // Turn it back into a version-3 file: drop what migration 4 made.
-    const db = openDatabaseFile(join(dir, 'rempart.db'), 1000);
-    db.exec("DROP TABLE bayes_scopes; DROP TABLE bayes_tokens; DROP TABLE bayes_messages; DELETE FROM meta WHERE key = 'bayes_version'; UPDATE meta SET value = '3' WHERE key = 'schema_version'");
-    db.close();
+    // Turn it back into a version-3 file: drop what migrations 4 and later made.
+    downgradeStore(dir, 3);
     const upgraded = new SqliteStore(dir, 1000);
     try {
       assert.deepEqual(await upgraded.recipients.all(), ['bob@example.org'], 'old data kept');
@@ -195,7 +193,7 @@ test('learned counts are kept across a reopen; a store of schema version 3 gets 
     }
     const check = openDatabaseFile(join(dir, 'rempart.db'), 1000);
     assert.equal((check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string }).value, String(SCHEMA_VERSION));
-    assert.equal(SCHEMA_VERSION, 4);
+    assert.equal(SCHEMA_VERSION, 5);
     check.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -90,6 +90,67 @@ const MIGRATIONS: string[] = [
      learned_at INTEGER NOT NULL,
      PRIMARY KEY (scope_id, digest)
    ) WITHOUT ROWID;`,
+  // 5: history for the HTTP API and dashboard (issue 6). Indexes for the filters, each ending in the
+  // id so that "newest first" pages come in index order (addresses compared without regard to ASCII
+  // case); the symbols and recipients of each record in their own tables (whole-value matches, by
+  // index); partial indexes of the rejected decisions, by time (the most rejected clients and
+  // senders of a short window) and by address (those of a long window, walked in chunks); and
+  // rollups of the decision counts per minute and per hour (times in minutes or hours since the
+  // epoch), written by the writer thread in the transaction of the history rows, so that statistics
+  // read a few thousand rollup rows instead of the history. first_id and last_id bound the ids of
+  // the records of that minute or hour: a time filter becomes an id range. Rollups only exist for
+  // recorded decisions (history.enabled false: no statistics). Records already stored are filled in.
+  `CREATE INDEX history_time ON history (time);
+   CREATE INDEX history_client ON history (client_address COLLATE NOCASE, id);
+   CREATE INDEX history_sender ON history (sender COLLATE NOCASE, id);
+   CREATE INDEX history_action ON history (action, id);
+   CREATE INDEX history_node ON history (node, id);
+   CREATE INDEX history_rejects_by_time_client ON history (time, client_address) WHERE action = 'reject';
+   CREATE INDEX history_rejects_by_time_sender ON history (time, sender) WHERE action = 'reject';
+   CREATE INDEX history_rejects_by_client ON history (client_address COLLATE NOCASE, time) WHERE action = 'reject';
+   CREATE INDEX history_rejects_by_sender ON history (sender COLLATE NOCASE, time) WHERE action = 'reject';
+   CREATE TABLE history_symbols (
+     name TEXT NOT NULL,
+     history_id INTEGER NOT NULL,
+     PRIMARY KEY (name, history_id)
+   ) WITHOUT ROWID;
+   CREATE TABLE history_recipients (
+     recipient TEXT NOT NULL COLLATE NOCASE,
+     history_id INTEGER NOT NULL,
+     PRIMARY KEY (recipient, history_id)
+   ) WITHOUT ROWID;
+   CREATE TABLE stats_minutes (
+     minute INTEGER NOT NULL, action TEXT NOT NULL, protocol TEXT NOT NULL,
+     count INTEGER NOT NULL, first_id INTEGER NOT NULL, last_id INTEGER NOT NULL,
+     PRIMARY KEY (minute, action, protocol)
+   ) WITHOUT ROWID;
+   CREATE TABLE stats_hours (
+     hour INTEGER NOT NULL, action TEXT NOT NULL, protocol TEXT NOT NULL,
+     count INTEGER NOT NULL, first_id INTEGER NOT NULL, last_id INTEGER NOT NULL,
+     PRIMARY KEY (hour, action, protocol)
+   ) WITHOUT ROWID;
+   CREATE TABLE stats_symbol_minutes (
+     minute INTEGER NOT NULL, name TEXT NOT NULL, count INTEGER NOT NULL,
+     PRIMARY KEY (minute, name)
+   ) WITHOUT ROWID;
+   CREATE TABLE stats_symbol_hours (
+     hour INTEGER NOT NULL, name TEXT NOT NULL, count INTEGER NOT NULL,
+     PRIMARY KEY (hour, name)
+   ) WITHOUT ROWID;
+   INSERT OR IGNORE INTO history_symbols (name, history_id)
+     SELECT json_extract(s.value, '$.name'), h.id FROM history h, json_each(h.symbols) s
+     WHERE json_valid(h.symbols) AND json_extract(s.value, '$.name') IS NOT NULL;
+   INSERT OR IGNORE INTO history_recipients (recipient, history_id)
+     SELECT r.value, h.id FROM history h, json_each(h.recipients) r
+     WHERE json_valid(h.recipients) AND r.type = 'text';
+   INSERT INTO stats_minutes (minute, action, protocol, count, first_id, last_id)
+     SELECT CAST(time AS INTEGER) / 60000, action, protocol, count(*), min(id), max(id) FROM history GROUP BY 1, 2, 3;
+   INSERT INTO stats_hours (hour, action, protocol, count, first_id, last_id)
+     SELECT CAST(time AS INTEGER) / 3600000, action, protocol, count(*), min(id), max(id) FROM history GROUP BY 1, 2, 3;
+   INSERT INTO stats_symbol_minutes (minute, name, count)
+     SELECT CAST(h.time AS INTEGER) / 60000, s.name, count(*) FROM history_symbols s JOIN history h ON h.id = s.history_id GROUP BY 1, 2;
+   INSERT INTO stats_symbol_hours (hour, name, count)
+     SELECT CAST(h.time AS INTEGER) / 3600000, s.name, count(*) FROM history_symbols s JOIN history h ON h.id = s.history_id GROUP BY 1, 2;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -193,6 +193,15 @@ export class SqliteGreylistStore implements GreylistStore {
     return changes;
   }
 
+  async deleteTriplet(key: string): Promise<number> {
+    await this.queue.sync();
+    const changes = (await this.writer.send({ kind: 'deleteTriplet', key })).changes ?? 0;
+    // The writer bumped the flush generation for other processes; this one only forgets the key.
+    this.flushGeneration = this.readFlushGeneration();
+    this.triplets.delete(key);
+    return changes;
+  }
+
   async flushClients(): Promise<number> {
     await this.queue.sync();
     const changes = (await this.writer.send({ kind: 'flushClients' })).changes ?? 0;

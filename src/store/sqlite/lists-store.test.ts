@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { downgradeStore } from '../../../test/helpers/sqlite-store.js';
 import { SqliteStore } from './store.js';
 import type { ListEntryInput } from '../types.js';
 
@@ -119,15 +120,12 @@ test('strikes: counted per reason within the window, atomic while queued, cleare
 test('a store of schema version 1 is upgraded in place', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'rempart-lists-'));
   try {
-    const { default: Database } = await import('better-sqlite3');
     const { openDatabaseFile, SCHEMA_VERSION } = await import('./database.js');
     const first = new SqliteStore(dir, 1000);
     await first.greylist.updateTriplet('k', undefined, () => ({ next: { firstSeen: 1, lastSeen: 1, attempts: 1, passedAt: 0 }, result: 0 }), () => 1e9);
     await first.close();
-    // Turn it back into a version-1 file: drop what migrations 2 to 4 made.
-    const db: InstanceType<typeof Database> = openDatabaseFile(join(dir, 'rempart.db'), 1000);
-    db.exec("DROP TABLE list_entries; DROP TABLE bans; DROP TABLE strikes; DROP TABLE recipients; DROP TABLE bayes_scopes; DROP TABLE bayes_tokens; DROP TABLE bayes_messages; UPDATE meta SET value = '1' WHERE key = 'schema_version'");
-    db.close();
+    // Turn it back into a version-1 file: drop what migrations 2 and later made.
+    downgradeStore(dir, 1);
     const reopened = new SqliteStore(dir, 1000);
     assert.equal((await reopened.greylist.listTriplets({})).length, 1, 'old data kept');
     await reopened.lists.put([input('@x.example')]);

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { downgradeStore } from '../../../test/helpers/sqlite-store.js';
 import { SqliteStore } from './store.js';
 import type { RecipientInput } from '../types.js';
 
@@ -77,10 +78,8 @@ test('a store of schema version 2 gets the recipient table, its data kept', asyn
     const first = new SqliteStore(dir, 1000);
     await first.lists.put([{ kind: 'block', value: '@x.example', scope: '', reason: '', comment: '', addedBy: 'root', createdAt: 1, expiresAt: 0 }]);
     await first.close();
-    // Turn it back into a version-2 file: drop what migrations 3 and 4 made.
-    const db = openDatabaseFile(join(dir, 'rempart.db'), 1000);
-    db.exec("DROP TABLE recipients; DROP TABLE bayes_scopes; DROP TABLE bayes_tokens; DROP TABLE bayes_messages; UPDATE meta SET value = '2' WHERE key = 'schema_version'");
-    db.close();
+    // Turn it back into a version-2 file: drop what migrations 3 and later made.
+    downgradeStore(dir, 2);
     const reopened = new SqliteStore(dir, 1000);
     try {
       assert.equal((await reopened.lists.list({})).length, 1, 'old data kept');
@@ -91,7 +90,7 @@ test('a store of schema version 2 gets the recipient table, its data kept', asyn
     }
     const check = openDatabaseFile(join(dir, 'rempart.db'), 1000);
     assert.equal((check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string }).value, String(SCHEMA_VERSION));
-    assert.equal(SCHEMA_VERSION, 4);
+    assert.equal(SCHEMA_VERSION, 5);
     check.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });

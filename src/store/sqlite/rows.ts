@@ -1,5 +1,6 @@
 // Row shapes of the list, ban, strike and recipient tables and their conversions, shared by the main thread's
-// reads and the writer thread; the meta keys of the version counters; the rule for re-banning.
+// reads and the writer thread; the meta keys of the version counters; the rule for re-banning; the
+// periods of the history rollups.
 import type { Ban, BanSource, ListEntry, ListEntryType, ListKind, RecipientEntry, StrikeRow } from '../types.js';
 
 /** meta keys of the change counters, bumped in the transaction of every change. */
@@ -83,3 +84,12 @@ export function mergeBan(existing: Ban | undefined, next: Ban): Ban {
   const expiresAt = existing.expiresAt === 0 || next.expiresAt === 0 ? 0 : Math.max(existing.expiresAt, next.expiresAt);
   return { ...next, createdAt: Math.min(existing.createdAt, next.createdAt), expiresAt };
 }
+
+/** The rollup periods of the decision statistics (stats_minutes, stats_hours ...), in ms. */
+export const MINUTE_MS = 60_000;
+export const HOUR_MS = 3_600_000;
+
+/** The minute (since the epoch) a time in ms falls in: the key of the per-minute rollups. */
+export const minuteOf = (timeMs: number): number => Math.floor(timeMs / MINUTE_MS);
+/** The hour (since the epoch) a time in ms falls in: the key of the per-hour rollups. */
+export const hourOf = (timeMs: number): number => Math.floor(timeMs / HOUR_MS);

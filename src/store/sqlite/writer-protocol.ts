@@ -62,6 +62,7 @@ export type WriterRequest =
   | { id: number; kind: 'bansLift'; network: string }
   | { id: number; kind: 'strikesClear'; address: string }
   | { id: number; kind: 'flushTriplets'; search: string | undefined }
+  | { id: number; kind: 'deleteTriplet'; key: string }
   | { id: number; kind: 'flushClients' }
   | { id: number; kind: 'bayesLearn'; items: BayesLearnWrite[] }
   | { id: number; kind: 'bayesImport'; scope: string; rows: BayesImportRow[]; messages: { spam: number; ham: number } }

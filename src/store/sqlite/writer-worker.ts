@@ -1,11 +1,13 @@
 // The SQLite writer thread: owns the only write connection of the daemon and applies, in order,
-// batches of greylist updates, strikes and history records (one transaction each), flushes, list,
-// ban and recipient changes (each bumping its version counter in the same transaction), Bayes learning
-// and imports (bayes-writer.ts), and the maintenance passes that delete expired rows in batches. The
-// main thread only reads.
+// batches of greylist updates, strikes and history records (one transaction each; history-writer.ts
+// adds the records' symbol and recipient rows and statistics rollups), flushes and single deletes,
+// list, ban and recipient changes (each bumping its version counter in the same transaction), Bayes
+// learning and imports (bayes-writer.ts), and the maintenance passes that delete expired rows in
+// batches. The main thread only reads.
 import { parentPort, workerData } from 'node:worker_threads';
 import { BayesWriter } from './bayes-writer.js';
 import { openDatabaseFile, type Db } from './database.js';
+import { HistoryWriter } from './history-writer.js';
 import { likeContains } from './sql.js';
 import type { ClientWrite, HistoryTuple, ListEntryWrite, RecipientWrite, StrikeWrite, TripletWrite, WriterInit, WriterReply, WriterRequest } from './writer-protocol.js';
 import type { Ban, ListEntry, ListSelector, MaintenanceLimits, MaintenanceReport, RecipientEntry } from '../types.js';
@@ -21,7 +23,6 @@ class Writer {
   private readonly deleteTriplet;
   private readonly putClient;
   private readonly deleteClient;
-  private readonly insertHistory;
   private readonly commitBatch;
   private readonly bumpFlushGeneration;
   private readonly bumpVersion;
@@ -38,9 +39,11 @@ class Writer {
   private readonly insertRecipient;
   private readonly updateRecipient;
   private readonly bayes: BayesWriter;
+  private readonly history: HistoryWriter;
 
   constructor(private readonly db: Db) {
     this.bayes = new BayesWriter(db);
+    this.history = new HistoryWriter(db);
     this.putTriplet = db.prepare(
       `INSERT INTO greylist_triplets (key, client_net, sender, recipient, first_seen, last_seen, attempts, passed_at, expires_at)
        VALUES (@key, @clientNet, @sender, @recipient, @firstSeen, @lastSeen, @attempts, @passedAt, @expiresAt)
@@ -53,11 +56,6 @@ class Writer {
        ON CONFLICT(key) DO UPDATE SET passes = excluded.passes, last_seen = excluded.last_seen, expires_at = excluded.expires_at`,
     );
     this.deleteClient = db.prepare('DELETE FROM greylist_clients WHERE key = ?');
-    this.insertHistory = db.prepare(
-      `INSERT INTO history (time, node, protocol, stage, client_address, client_name, helo, sender, recipients, queue_id,
-         message_id, instance, action, decided_by, reason, reply, score, symbols, detail, duration_ms)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
     // Readers in other processes (the daemon) watch this counter to drop what they cached.
     this.bumpFlushGeneration = db.prepare(
       `INSERT INTO meta (key, value) VALUES ('flush_generation', '1')
@@ -115,13 +113,7 @@ class Writer {
         if (value === null) this.deleteStrike.run(address, reason);
         else this.putStrike.run(address, reason, JSON.stringify(value.times), value.expiresAt);
       }
-      for (const t of history) {
-        const [time, node, protocol, stage, clientAddress, clientName, helo, sender, recipients, queueId, messageId, instance,
-          action, decidedBy, reason, reply, score, symbols, headers, facts, errors, durationMs] = t;
-        this.insertHistory.run(time, node, protocol, stage, clientAddress, clientName, helo, sender, JSON.stringify(recipients),
-          queueId, messageId, instance, action, decidedBy, reason, reply, score, JSON.stringify(symbols),
-          JSON.stringify({ headers, facts, errors }), durationMs);
-      }
+      this.history.insert(history);
     });
   }
 
@@ -167,6 +159,15 @@ class Writer {
             .run(like, like, like, request.search).changes;
         });
         return { id: request.id, ok: true, changes: flush() };
+      }
+      case 'deleteTriplet': {
+        const remove = this.db.transaction(() => {
+          const changes = this.deleteTriplet.run(request.key).changes;
+          // Other processes (the daemon, when a CLI deletes) drop their cached triplets.
+          if (changes > 0) this.bumpFlushGeneration.run();
+          return changes;
+        });
+        return { id: request.id, ok: true, changes: remove() };
       }
       case 'flushClients': {
         const flush = this.db.transaction(() => {
@@ -245,15 +246,7 @@ class Writer {
       'DELETE FROM greylist_clients WHERE key IN (SELECT key FROM greylist_clients WHERE expires_at < ? LIMIT ?)',
       limits.now,
     );
-    let removedHistory = this.deleteInBatches(
-      'DELETE FROM history WHERE id IN (SELECT id FROM history WHERE time < ? ORDER BY id LIMIT ?)',
-      (limits.now - limits.historyMaxAge) * 1000,
-    );
-    const newest = (this.db.prepare('SELECT max(id) AS id FROM history').get() as { id: number | null }).id ?? 0;
-    removedHistory += this.deleteInBatches(
-      'DELETE FROM history WHERE id IN (SELECT id FROM history WHERE id <= ? ORDER BY id LIMIT ?)',
-      newest - limits.historyMaxRecords,
-    );
+    const removedHistory = this.history.maintain(limits.now, limits.historyMaxAge, limits.historyMaxRecords);
     // An expired list entry or ban already matches nothing: deleting it changes no version.
     const expiredListEntries = this.deleteInBatches(
       'DELETE FROM list_entries WHERE id IN (SELECT id FROM list_entries WHERE expires_at > 0 AND expires_at <= ? LIMIT ?)',

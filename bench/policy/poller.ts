@@ -1,0 +1,324 @@
+// The dashboard poller of the policy benchmark's `rempart-dashboard` variant: a child process of
+// bench/policy/run.ts (forked with an IPC channel, so that neither its work nor its timing shares
+// the load generator's event loop) that does, against the daemon's HTTP API, what an open
+// dashboard and a Prometheus server do: every second GET /api/stats?window=1h (the overview page's
+// tick) and GET /api/history?limit=50 (the live history view's tick), both with
+// `Authorization: Bearer <password>`, and every 5 s GET /metrics. As the dashboard does, a tick is
+// skipped while the previous request of the same kind is still outstanding.
+//
+// Protocol (process.send / 'message'): the parent forks it with the argument
+//   JSON {"url": "http://127.0.0.1:PORT", "password": "...", "tickMs": 1000, "metricsMs": 5000}
+// and it answers {type: 'ready'} once it reached /health; {cmd: 'start'} starts polling,
+// {cmd: 'measure'} forgets everything counted so far (the end of the load generator's warm-up),
+// {cmd: 'stop'} stops, waits for the requests in flight and answers {type: 'result', result:
+// PollerResult}, then the process exits.
+import { fork } from 'node:child_process';
+import { Agent, request } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+
+export type PollKind = 'stats' | 'history' | 'metrics';
+export const POLL_KINDS: readonly PollKind[] = ['stats', 'history', 'metrics'];
+
+/** What each kind of poll asks for. */
+export const POLL_PATHS: Record<PollKind, string> = {
+  stats: '/api/stats?window=1h',
+  history: '/api/history?limit=50',
+  metrics: '/metrics',
+};
+
+export interface PollerOptions {
+  url: string;
+  password: string;
+  /** Interval of the dashboard's ticks (stats, history), in ms. */
+  tickMs: number;
+  /** Interval of the /metrics scrapes, in ms. */
+  metricsMs: number;
+}
+
+export interface PollStats {
+  /** Requests that completed (answered or failed) in the measured period. */
+  requests: number;
+  failures: number;
+  /** Ticks skipped because the previous request of this kind was still outstanding. */
+  skipped: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** Mean size of a successful answer's body, in bytes. */
+  meanBytes: number;
+  /** The first few failure reasons (status, error message). */
+  failureSamples: string[];
+  /** Last successful answer's figure: decisions in the stats window, records in the history page, lines of /metrics. */
+  lastFigure: number;
+}
+
+export interface PollerResult {
+  /** Measured period, in s. */
+  seconds: number;
+  kinds: Record<PollKind, PollStats>;
+}
+
+const REQUEST_TIMEOUT_MS = 10_000; // a poll without an answer after 10 s is a failure
+const STOP_GRACE_MS = 11_000; // wait this long for the requests in flight at stop
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+class Counter {
+  latencies: number[] = [];
+  failures = 0;
+  skipped = 0;
+  bytes = 0;
+  successes = 0;
+  failureSamples: string[] = [];
+  lastFigure = NaN;
+
+  stats(): PollStats {
+    const sorted = [...this.latencies].sort((a, b) => a - b);
+    return {
+      requests: this.latencies.length,
+      failures: this.failures,
+      skipped: this.skipped,
+      p50Ms: percentile(sorted, 50),
+      p99Ms: percentile(sorted, 99),
+      maxMs: sorted.length > 0 ? sorted[sorted.length - 1]! : NaN,
+      meanBytes: this.successes > 0 ? this.bytes / this.successes : NaN,
+      failureSamples: this.failureSamples,
+      lastFigure: this.lastFigure,
+    };
+  }
+}
+
+/** Checks an answer's body and returns its figure (see PollStats.lastFigure), or throws. */
+function check(kind: PollKind, body: string): number {
+  if (kind === 'metrics') {
+    if (!body.includes('rempart_decisions_total')) throw new Error('no rempart_decisions_total in /metrics');
+    return body.split('\n').length;
+  }
+  const json = JSON.parse(body) as { actions?: Record<string, number>; records?: unknown[] };
+  if (kind === 'stats') {
+    if (typeof json.actions !== 'object' || json.actions === null) throw new Error('no "actions" in the stats answer');
+    return Object.values(json.actions).reduce((a, b) => a + b, 0);
+  }
+  if (!Array.isArray(json.records)) throw new Error('no "records" in the history answer');
+  return json.records.length;
+}
+
+export class Poller {
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 4 }); // a browser and Prometheus keep their connections
+  private readonly base: URL;
+  private counters = new Map<PollKind, Counter>(POLL_KINDS.map((k) => [k, new Counter()]));
+  private timers: NodeJS.Timeout[] = [];
+  private readonly pending = new Set<Promise<void>>();
+  private readonly inFlight = new Set<PollKind>();
+  private measuredFrom = performance.now();
+
+  constructor(private readonly options: PollerOptions) {
+    this.base = new URL(options.url);
+  }
+
+  /** One GET; resolves with the status and body (never rejects). */
+  private get(path: string, auth: boolean): Promise<{ status: number; body: string } | { error: string }> {
+    return new Promise((resolve) => {
+      const req = request(
+        {
+          host: this.base.hostname,
+          port: this.base.port,
+          path,
+          method: 'GET',
+          agent: this.agent,
+          headers: { Accept: path === '/metrics' ? 'text/plain' : 'application/json', ...(auth ? { Authorization: `Bearer ${this.options.password}` } : {}) },
+          timeout: REQUEST_TIMEOUT_MS,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+          res.on('error', (error) => resolve({ error: error.message }));
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`no answer after ${REQUEST_TIMEOUT_MS} ms`)));
+      req.on('error', (error) => resolve({ error: error.message }));
+      req.end();
+    });
+  }
+
+  private poll(kind: PollKind): void {
+    if (this.inFlight.has(kind)) {
+      this.counters.get(kind)!.skipped++;
+      return;
+    }
+    this.inFlight.add(kind);
+    const started = performance.now();
+    const done = this.get(POLL_PATHS[kind], true).then((answer) => {
+      const elapsed = performance.now() - started;
+      this.inFlight.delete(kind);
+      // A request that began before the measured period (measure()) is not counted.
+      const current = this.counters.get(kind)!;
+      if (started < this.measuredFrom) return;
+      current.latencies.push(elapsed);
+      let failure: string | undefined;
+      if ('error' in answer) failure = answer.error;
+      else if (answer.status !== 200) failure = `HTTP ${answer.status}: ${answer.body.slice(0, 200)}`;
+      else {
+        try {
+          current.lastFigure = check(kind, answer.body);
+          current.bytes += Buffer.byteLength(answer.body);
+          current.successes++;
+        } catch (error) {
+          failure = (error as Error).message;
+        }
+      }
+      if (failure !== undefined) {
+        current.failures++;
+        if (current.failureSamples.length < 3) current.failureSamples.push(failure);
+      }
+    });
+    this.pending.add(done);
+    void done.finally(() => this.pending.delete(done));
+  }
+
+  /** Waits until GET /health answers 200 (the HTTP API starts just after the mail servers). */
+  async ready(timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const answer = await this.get('/health', false);
+      if ('status' in answer && answer.status === 200) return;
+      if (Date.now() > deadline) throw new Error(`${this.options.url}/health: ${'error' in answer ? answer.error : `HTTP ${answer.status}`}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  start(): void {
+    // Both dashboard views tick together (two tabs open), Prometheus on its own interval.
+    const tick = () => {
+      this.poll('stats');
+      this.poll('history');
+    };
+    tick();
+    this.poll('metrics');
+    this.timers.push(setInterval(tick, this.options.tickMs), setInterval(() => this.poll('metrics'), this.options.metricsMs));
+  }
+
+  /** Starts the measured period: what was counted before is forgotten. */
+  measure(): void {
+    this.counters = new Map(POLL_KINDS.map((k) => [k, new Counter()]));
+    this.measuredFrom = performance.now();
+  }
+
+  async stop(): Promise<PollerResult> {
+    const seconds = (performance.now() - this.measuredFrom) / 1000;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    await Promise.race([Promise.all([...this.pending]), new Promise((r) => setTimeout(r, STOP_GRACE_MS))]);
+    this.agent.destroy();
+    const kinds = Object.fromEntries(POLL_KINDS.map((k) => [k, this.counters.get(k)!.stats()])) as Record<PollKind, PollStats>;
+    return { seconds, kinds };
+  }
+}
+
+/** Run as a forked child: see the protocol at the top. */
+async function child(): Promise<void> {
+  const send = (message: unknown, then?: () => void) => process.send!(message, undefined, {}, () => then?.());
+  const options = JSON.parse(process.argv[2] ?? '{}') as PollerOptions;
+  const poller = new Poller(options);
+  try {
+    await poller.ready();
+  } catch (error) {
+    send({ type: 'error', message: (error as Error).message }, () => process.disconnect());
+    return;
+  }
+  process.on('message', (message: { cmd?: string }) => {
+    if (message.cmd === 'start') poller.start();
+    else if (message.cmd === 'measure') poller.measure();
+    else if (message.cmd === 'stop') {
+      void poller.stop().then((result) => {
+        send({ type: 'result', result }, () => process.disconnect());
+      });
+    }
+  });
+  process.on('disconnect', () => process.exit(0)); // the parent went away
+  send({ type: 'ready' });
+}
+
+/** The parent's side: a forked poller process. */
+export interface PollerHandle {
+  pid: number;
+  /** Starts polling (at the start of a workload's warm-up). */
+  start(): void;
+  /** Starts the measured period (the end of the warm-up). */
+  measure(): void;
+  /** Stops polling and returns what the measured period saw; the process then exits. */
+  stop(): Promise<PollerResult>;
+  /** Ends the process at once (on errors). */
+  kill(): void;
+}
+
+const CHILD_TIMEOUT_MS = 30_000; // ready within 30 s, a result within 30 s of stop
+
+/** The IPC channel carries JSON, which turns NaN (no sample) into null: back to NaN. */
+function revive(result: PollerResult): PollerResult {
+  for (const kind of POLL_KINDS) {
+    const stats = result.kinds[kind] as unknown as Record<string, unknown>;
+    for (const key of ['p50Ms', 'p99Ms', 'maxMs', 'meanBytes', 'lastFigure']) if (stats[key] === null) stats[key] = NaN;
+  }
+  return result;
+}
+
+/** Forks this file as a poller of options.url and waits until it reached the API's /health. */
+export function forkPoller(options: PollerOptions): Promise<PollerHandle> {
+  const child = fork(fileURLToPath(import.meta.url), [JSON.stringify(options)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const next = (type: string) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`poller: no ${type} message after ${CHILD_TIMEOUT_MS} ms`)), CHILD_TIMEOUT_MS);
+      const onMessage = (message: Record<string, unknown>) => {
+        if (message.type !== type && message.type !== 'error') return;
+        done();
+        if (message.type === 'error') reject(new Error(`poller: ${String(message.message)}`));
+        else resolve(message);
+      };
+      const onExit = () => {
+        done();
+        reject(new Error(`poller exited (code ${child.exitCode}, signal ${child.signalCode}) before its ${type} message`));
+      };
+      const done = () => {
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+      };
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+    });
+  const kill = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+  return next('ready').then(
+    () => ({
+      pid: child.pid!,
+      start: () => child.send({ cmd: 'start' }),
+      measure: () => child.send({ cmd: 'measure' }),
+      stop: async () => {
+        const result = next('result');
+        child.send({ cmd: 'stop' });
+        try {
+          const message = await result;
+          await Promise.race([exited, new Promise((r) => setTimeout(r, 2000))]);
+          return revive(message.result as PollerResult);
+        } finally {
+          kill();
+        }
+      },
+      kill,
+    }),
+    (error: unknown) => {
+      kill();
+      throw error;
+    },
+  );
+}
+
+if (process.send && process.argv[1] === fileURLToPath(import.meta.url)) void child();
