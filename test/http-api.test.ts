@@ -215,6 +215,13 @@ test('HTTP API: history paging, stats, lists and bans applied by the policy serv
   } while (before !== null && pages < 10);
   assert.equal(seen.size, 7);
   assert.equal(pages, 3);
+  // What is new since the oldest record: the six others, newest first.
+  const oldest = Math.min(...seen);
+  const newer = await api.call('GET', `/api/history?after=${oldest}`);
+  assert.deepEqual(
+    newer.body.records.map((r: { id: number }) => r.id),
+    [...seen].filter((id) => id > oldest).sort((a, b) => b - a),
+  );
 
   const rejected = await api.call('GET', '/api/history?action=reject&client=198.51.100.9');
   assert.equal(rejected.body.records.length, 2);

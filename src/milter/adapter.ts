@@ -116,10 +116,22 @@ export class MilterAdapter implements MilterHandler {
       archiveMaxEntries: config.attachments.archive_max_entries,
     });
     const transaction = this.transaction(session);
-    const { decision } = await this.deps.pipeline().decide(this.envelope(session, 'eom'), replyText, { message, raw, priorSymbols: transaction.symbols });
+    const subjectHeader = received.headers.find((h) => h.name.toLowerCase() === 'subject');
+    let taggedSubject: string | undefined;
+    // The X-Spam-* headers join the decision's headers before its record is made, so the history
+    // shows every header the message got.
+    const render = (decision: Decision): string => {
+      if (!decision.verdict) {
+        const marking = spamMarking(decision, config, subjectHeader?.value ?? '');
+        decision.headers.push(...marking.headers);
+        taggedSubject = marking.subject;
+      }
+      return replyText(decision);
+    };
+    const { decision } = await this.deps.pipeline().decide(this.envelope(session, 'eom'), render, { message, raw, priorSymbols: transaction.symbols });
     const refusal = actionForVerdict(decision);
     if (refusal) return { action: refusal, edits: NO_EDITS() };
-    return { action: CONTINUE, edits: this.edits(received, decision, transaction, config) };
+    return { action: CONTINUE, edits: this.edits(received, decision, transaction, subjectHeader !== undefined, taggedSubject) };
   }
 
   abort(session: MilterSessionState): void {
@@ -140,7 +152,7 @@ export class MilterAdapter implements MilterHandler {
   }
 
   /** Header changes for an accepted message. */
-  private edits(received: MilterMessage, decision: Decision, transaction: Transaction, config: Config): MilterEdits {
+  private edits(received: MilterMessage, decision: Decision, transaction: Transaction, hasSubject: boolean, taggedSubject: string | undefined): MilterEdits {
     const edits = NO_EDITS();
     // X-Spam-* headers that came with the message go (the last occurrence first, so indexes hold).
     const occurrences = new Map<string, number>();
@@ -155,12 +167,9 @@ export class MilterAdapter implements MilterHandler {
     // Headers of the RCPT stage (X-Greylist) go on top, as the policy server's PREPEND puts them.
     transaction.headers.forEach((header, i) => edits.insertHeaders.push({ ...header, index: i }));
     edits.addHeaders.push(...decision.headers.filter((h) => !transaction.headers.some((t) => t.name === h.name)));
-    const subjectHeader = received.headers.find((h) => h.name.toLowerCase() === 'subject');
-    const marking = spamMarking(decision, config, subjectHeader?.value ?? '');
-    edits.addHeaders.push(...marking.headers);
-    if (marking.subject !== undefined) {
-      if (subjectHeader) edits.changeHeaders.push({ name: 'Subject', value: marking.subject, index: 1 });
-      else edits.addHeaders.push({ name: 'Subject', value: marking.subject });
+    if (taggedSubject !== undefined) {
+      if (hasSubject) edits.changeHeaders.push({ name: 'Subject', value: taggedSubject, index: 1 });
+      else edits.addHeaders.push({ name: 'Subject', value: taggedSubject });
     }
     return edits;
   }

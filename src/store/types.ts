@@ -107,6 +107,8 @@ export interface HistoryFilter {
   limit?: number;
   /** Records with an id below this one (paging backwards from the newest). */
   beforeId?: number;
+  /** Records with an id above this one (what is new since a page was read). */
+  afterId?: number;
 }
 
 /** A window of the decision statistics (`HistoryStore.stats`). */

@@ -171,12 +171,10 @@ export const historyView: View = (container, context) => {
     const newest = records[0];
     if (!newest) return load();
     const mine = generation;
-    const userSince = Number(filter.since ?? 0);
     try {
-      // A few seconds back: records are written in batches, not always in time order.
-      const page = await api.history({ ...filter, since: Math.max(userSince, newest.time - 5000), limit: PAGE_SIZE });
+      const page = await api.history({ ...filter, after: newest.id ?? 0, limit: PAGE_SIZE });
       if (mine !== generation) return;
-      const newer = page.records.filter((r) => r.id > newest.id);
+      const newer = page.records;
       if (newer.length === 0) return;
       if (newer.length === page.records.length && page.nextBefore !== null) return load(); // more than a page arrived: start over
       records = [...newer, ...records];
@@ -216,26 +214,6 @@ function facts(pairs: Array<[string, string | number | Node | null | undefined]>
     'dl',
     { class: 'facts' },
     pairs.filter(([, value]) => value !== '' && value !== null && value !== undefined).map(([term, value]) => [h('dt', {}, term), h('dd', {}, value instanceof Node ? value : String(value))]),
-  );
-}
-
-/**
- * The X-Spam-* marking of a message the milter marked as spam: the milter adds it when it passes
- * the message on, after the decision was recorded, so the record's headers do not hold it.
- */
-function spamMarkingNote(record: ResultRecord): HTMLElement | null {
-  if (record.action !== 'add_header' || record.protocol !== 'milter' || record.headers.some((header) => /^X-Spam-Flag$/i.test(header.name))) return null;
-  const score = (Math.round(record.score * 10) / 10).toFixed(1);
-  return h(
-    'p',
-    { class: 'spam-marking' },
-    'Marked as spam: the milter also added ',
-    h('code', {}, 'X-Spam-Flag: YES'),
-    ', ',
-    h('code', {}, `X-Spam-Score: ${score}`),
-    ' and ',
-    h('code', {}, `X-Spam-Status: Yes, score=${score} … tests=${record.symbols.map((s) => s.name).join(',') || 'none'}`),
-    ' (and removed any such headers the message came with).',
   );
 }
 
@@ -347,7 +325,7 @@ export const recordView: View = (container, context, params) => {
           { class: 'panel', 'aria-labelledby': 'headers-heading' },
           h('h2', { id: 'headers-heading' }, 'Headers added'),
           record.headers.length ? h('pre', { class: 'headers' }, record.headers.map((header) => `${header.name}: ${header.value}`).join('\n')) : null,
-          spamMarkingNote(record) ?? (record.headers.length ? null : h('p', { class: 'muted' }, 'None.')),
+          record.headers.length ? null : h('p', { class: 'muted' }, 'None.'),
         ),
         h(
           'section',

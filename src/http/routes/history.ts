@@ -1,5 +1,5 @@
 // History routes: GET /api/history (filters on time, client, sender, recipient, action, symbol,
-// node; paged backwards with `before`) and GET /api/history/:id (one decision with its symbols).
+// node; paged backwards with `before`, new records since a page with `after`) and GET /api/history/:id (one decision with its symbols).
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { ApiContext } from '../context.js';
@@ -26,6 +26,7 @@ const historyQuery = z.object({
   node: text.optional(),
   limit: z.coerce.number().int().min(1).max(MAX_LIMIT).default(DEFAULT_LIMIT),
   before: z.coerce.number().int().positive().optional(),
+  after: z.coerce.number().int().nonnegative().optional(),
 });
 
 const idParams = z.object({ id: z.coerce.number().int().positive('expected a record number') });
@@ -33,9 +34,12 @@ const idParams = z.object({ id: z.coerce.number().int().positive('expected a rec
 export function registerHistoryRoutes(app: FastifyInstance, context: ApiContext): void {
   app.get('/api/history', async (request) => {
     const query = validate(historyQuery, request.query, 'query');
-    const { before, limit, ...filters } = query;
+    const { before, after, limit, ...filters } = query;
     // One more than asked tells whether an older page exists.
-    const records = await withDeadline(context.store.history.query({ ...filters, limit: limit + 1, ...(before !== undefined ? { beforeId: before } : {}) }), storeTimeoutMs(context));
+    const records = await withDeadline(
+      context.store.history.query({ ...filters, limit: limit + 1, ...(before !== undefined ? { beforeId: before } : {}), ...(after !== undefined ? { afterId: after } : {}) }),
+      storeTimeoutMs(context),
+    );
     const page = records.slice(0, limit);
     return { records: page, nextBefore: records.length > limit ? (page[page.length - 1]?.id ?? null) : null };
   });

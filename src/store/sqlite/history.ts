@@ -103,7 +103,7 @@ type Span = [from: number, to: number];
  * buckets hold whole hours, none when buckets are shorter than an hour), per-minute rollups for
  * the rest (the partial hours at the edges, and hours a bucket boundary cuts).
  */
-export function windowSpans(fromMinute: number, toMinute: number, bucketMinutes = 60): { minutes: Span[]; hours: Span[] } {
+function windowSpans(fromMinute: number, toMinute: number, bucketMinutes = 60): { minutes: Span[]; hours: Span[] } {
   if (!(fromMinute < toMinute)) return { minutes: [], hours: [] };
   const firstHour = Math.ceil(fromMinute / 60);
   const endHour = Math.floor(toMinute / 60);
@@ -497,19 +497,19 @@ export class SqliteHistoryStore implements HistoryStore {
   }
 
   /**
-   * The ids a page may hold, [low, high]: below beforeId, and, with a time filter, between the
+   * The ids a page may hold, [low, high]: above afterId, below beforeId, and, with a time filter, between the
    * first and last id of the rollups of the minutes from the one holding `since` to the one
    * holding `until - 1 ms`. Undefined when no record can match.
    */
   private idRange(filter: HistoryFilter): { low: number; high: number } | undefined {
-    let low = NO_ID_BELOW;
+    let low = filter.afterId !== undefined ? Math.floor(filter.afterId) + 1 : NO_ID_BELOW;
     let high = filter.beforeId !== undefined ? Math.ceil(filter.beforeId) - 1 : NO_ID_ABOVE;
     if (filter.since !== undefined || filter.until !== undefined) {
       const fromMinute = filter.since !== undefined ? minuteOf(filter.since) : FAR_PAST_MINUTE;
       const toMinute = filter.until !== undefined ? Math.ceil(filter.until / MINUTE_MS) : FAR_FUTURE_MINUTE;
       const row = this.readIdBounds.get(...unionParams(fromMinute, toMinute)) as { low: number | null; high: number | null };
       if (row.low === null || row.high === null) return undefined;
-      low = row.low;
+      low = Math.max(low, row.low);
       high = Math.min(high, row.high);
     }
     return low <= high ? { low, high } : undefined;
