@@ -277,6 +277,14 @@ test('HTTP API: history paging, stats, lists and bans applied by the policy serv
   assert.equal((await api.call('GET', '/api/greylist')).body.triplets.length, 0);
   assert.ok((await api.call('GET', '/api/greylist/clients')).body.clients !== undefined);
 
+  // Prometheus sees the same decisions.
+  const metrics = (await api.call('GET', '/metrics')).text;
+  assert.match(metrics, /^rempart_decisions_total\{action="greylist",protocol="policy"\} (\d+)$/m);
+  assert.ok(Number(/^rempart_decisions_total\{action="reject",protocol="policy"\} (\d+)$/m.exec(metrics)?.[1]) >= 3, 'two bad HELOs and a blocked sender');
+  assert.match(metrics, /^rempart_symbol_hits_total\{symbol="HELO_NOT_FQDN"\} 2$/m);
+  assert.match(metrics, /^rempart_decision_duration_seconds_count\{protocol="policy",stage="rcpt"\} \d+$/m);
+  assert.match(metrics, /^rempart_store_entries\{table="history"\} \d+$/m);
+
   // Every change made a log line.
   for (const pattern of [/list entry saved through the API/, /list entry removed through the API/, /client banned through the API/, /ban lifted through the API/, /greylist flushed through the API/]) {
     assert.ok(daemon.logs().some((line) => pattern.test(line)), String(pattern));
@@ -324,6 +332,15 @@ test('HTTP API: Bayes learning and message checks, configuration and reload', { 
   assert.equal(broken.status, 422);
   assert.match(broken.body.error, /no_such_section/);
   writeFileSync(daemon.configPath, good);
+});
+
+test('HTTP API: /metrics open to loopback clients when http.metrics_open, the API still closed', { timeout: 60_000 }, async (t) => {
+  const { daemon } = await daemonWith(t, (port) => `{ listen: "127.0.0.1:${port}", password: "${PASSWORD}", metrics_open: true }`);
+  const anonymous = apiOf(daemon.httpUrl!, null);
+  const metrics = await anonymous.call('GET', '/metrics');
+  assert.equal(metrics.status, 200);
+  assert.match(metrics.text, /# HELP rempart_errors_total /);
+  assert.equal((await anonymous.call('GET', '/api/stats')).status, 401);
 });
 
 test('the daemon refuses to serve the API on a non-loopback address without a password', { timeout: 30_000 }, async () => {

@@ -217,9 +217,7 @@ export class RemoteGreylist implements GreylistStore {
 
   /** The daemon's own threshold (greylist.auto_allow_clients) counts, not the one given. */
   async stats(): Promise<GreylistStats> {
-    const answer = await this.api.request<{ greylist?: GreylistStats }>('GET', '/api/stats', { query: { window: '1h' } });
-    if (!answer.greylist) throw new CommandFailure(`GET /api/stats of ${this.api.baseUrl} has no greylist part`);
-    const { triplets, waiting, passed, clients, autoAllowed } = answer.greylist;
+    const { triplets, waiting, passed, clients, autoAllowed } = await this.api.request<GreylistStats>('GET', '/api/greylist/stats');
     return { triplets, waiting, passed, clients, autoAllowed };
   }
 }

@@ -145,12 +145,12 @@ test('bans: POST with a duration, DELETE with the network URL-encoded, list with
   assert.deepEqual(seen.map((r) => [r.query.limit, r.query.offset]), [['500', '0'], ['200', '500']]);
 });
 
-test('greylist: list, flush in one request (with the clients), stats from /api/stats; bayes: counts, scopes, raw learning', async (t) => {
+test('greylist: list, flush in one request (with the clients), stats from /api/greylist/stats; bayes: counts, scopes, raw learning', async (t) => {
   const { url, seen } = await fakeDaemon(t, (r) => {
     if (r.path === '/api/greylist/flush') return { json: { removed: 4, removedClients: JSON.parse(r.body).clients ? 2 : 0 } };
     if (r.path === '/api/greylist') return { json: { triplets: [] } };
     if (r.path === '/api/greylist/clients') return { json: { clients: [] } };
-    if (r.path === '/api/stats') return { json: { greylist: { triplets: 9, waiting: 2, passed: 7, clients: 3, autoAllowed: 1, passRate: 0.78 } } };
+    if (r.path === '/api/greylist/stats') return { json: { triplets: 9, waiting: 2, passed: 7, clients: 3, autoAllowed: 1, autoAllowThreshold: 5 } };
     if (r.path === '/api/bayes')
       return {
         json: {

@@ -29,8 +29,7 @@ const UNDO_MIGRATIONS: string[] = [
   'DROP TABLE list_entries; DROP TABLE bans; DROP TABLE strikes;',
   'DROP TABLE recipients;',
   "DROP TABLE bayes_scopes; DROP TABLE bayes_tokens; DROP TABLE bayes_messages; DELETE FROM meta WHERE key = 'bayes_version';",
-  `DROP INDEX history_time; DROP INDEX history_client; DROP INDEX history_sender; DROP INDEX history_action;
-   DROP INDEX history_node; DROP INDEX history_rejects_by_time_client; DROP INDEX history_rejects_by_time_sender;
+  `DROP TABLE history_clients; DROP TABLE history_senders; DELETE FROM meta WHERE key = 'history_indexed_upto'; DROP INDEX history_rejects_by_time_client; DROP INDEX history_rejects_by_time_sender;
    DROP INDEX history_rejects_by_client; DROP INDEX history_rejects_by_sender;
    DROP TABLE history_symbols; DROP TABLE history_recipients; DROP TABLE stats_minutes; DROP TABLE stats_hours;
    DROP TABLE stats_symbol_minutes; DROP TABLE stats_symbol_hours;`,

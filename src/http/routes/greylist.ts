@@ -1,4 +1,5 @@
-// Greylist routes: GET /api/greylist (triplets, searchable), GET /api/greylist/clients (the
+// Greylist routes: GET /api/greylist (triplets, searchable), GET /api/greylist/stats (counts),
+// GET /api/greylist/clients (the
 // auto-allow counts), DELETE /api/greylist/:key (one triplet), POST /api/greylist/flush.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -32,6 +33,12 @@ export function registerGreylistRoutes(app: FastifyInstance, context: ApiContext
       storeTimeoutMs(context),
     );
     return { triplets };
+  });
+
+  // Counted afresh (the overview's /api/stats reuses its counts for 10 s).
+  app.get('/api/greylist/stats', async () => {
+    const counts = await withDeadline(context.store.greylist.stats(context.config().greylist.auto_allow_clients), storeTimeoutMs(context));
+    return { ...counts, autoAllowThreshold: context.config().greylist.auto_allow_clients };
   });
 
   app.get('/api/greylist/clients', async (request) => {

@@ -1,8 +1,10 @@
 // The decision history's writes, run on the SQLite writer thread (writer-worker.ts): each record
-// goes into `history` with its symbol names (history_symbols) and recipients (history_recipients),
-// and the decision counts per minute and per hour (stats_minutes, stats_hours, and the symbol
-// counterparts) are added up, all inside the commit transaction of the batch (the caller's), so the
-// rollups always agree with the records. Counts are first summed per batch in memory, then written
+// goes into `history`, and the decision counts per minute and per hour (stats_minutes, stats_hours,
+// and the symbol counterparts) are added up, inside the commit transaction of the batch (the
+// caller's), so the rollups always agree with the records. The search tables (history_clients,
+// history_senders, history_recipients, history_symbols) are filled later in bulk by indexPending(),
+// in key order: a row per record and table costs a few µs that way, against some 15 µs per record
+// and index when each record updates them as it is written. Counts are first summed per batch in memory, then written
 // with one UPSERT per (period, action, protocol) or (period, symbol). Rollups exist only for what is
 // recorded: with history.enabled false nothing is added, so there are no statistics either.
 // Maintenance deletes records by age and by count with their symbol and recipient rows, and rollups
@@ -16,6 +18,8 @@ type Statement = Database.Statement<unknown[]>;
 
 /** Maintenance deletes this many history records (or rollup rows) per transaction. */
 const DELETE_BATCH = 2000;
+/** Records indexed per transaction by indexPending(). */
+const INDEX_BATCH = 20_000;
 
 /** One rollup row of decision counts being summed for a batch. */
 interface ActionCount {
@@ -58,6 +62,17 @@ class PeriodCounts {
   }
 }
 
+/** Id ranges sorted and merged where they overlap or touch. */
+function mergeRanges(ranges: { low: number; high: number }[]): { low: number; high: number }[] {
+  const merged: { low: number; high: number }[] = [];
+  for (const range of [...ranges].sort((a, b) => a.low - b.low)) {
+    const last = merged[merged.length - 1];
+    if (last && range.low <= last.high + 1) last.high = Math.max(last.high, range.high);
+    else merged.push({ ...range });
+  }
+  return merged;
+}
+
 /** The distinct symbol names of a stored symbols column (JSON); none when it cannot be read. */
 function symbolNames(json: string): string[] {
   try {
@@ -81,12 +96,16 @@ interface DeletedRow {
   id: number;
   symbols: string;
   recipients: string;
+  client_address: string;
+  sender: string;
 }
 
 export class HistoryWriter {
   private readonly insertRecord;
-  private readonly insertSymbol;
-  private readonly insertRecipient;
+  private readonly indexRange: Statement[];
+  private readonly readIndexedUpTo;
+  private readonly writeIndexedUpTo;
+  private readonly newestId;
   private readonly addMinuteCounts;
   private readonly addHourCounts;
   private readonly addMinuteSymbols;
@@ -96,6 +115,8 @@ export class HistoryWriter {
   private readonly deleteRecord;
   private readonly deleteSymbol;
   private readonly deleteRecipient;
+  private readonly deleteClient;
+  private readonly deleteSender;
   private readonly deleteBatch;
 
   constructor(private readonly db: Db) {
@@ -104,8 +125,18 @@ export class HistoryWriter {
          message_id, instance, action, decided_by, reason, reply, score, symbols, detail, duration_ms)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    this.insertSymbol = db.prepare('INSERT OR IGNORE INTO history_symbols (name, history_id) VALUES (?, ?)');
-    this.insertRecipient = db.prepare('INSERT OR IGNORE INTO history_recipients (recipient, history_id) VALUES (?, ?)');
+    // Each search table from the records with ids in (?, ?], in the table's key order.
+    this.indexRange = [
+      'INSERT OR IGNORE INTO history_clients (client, history_id) SELECT client_address, id FROM history WHERE id > ? AND id <= ? ORDER BY client_address COLLATE NOCASE, id',
+      'INSERT OR IGNORE INTO history_senders (sender, history_id) SELECT sender, id FROM history WHERE id > ? AND id <= ? ORDER BY sender COLLATE NOCASE, id',
+      `INSERT OR IGNORE INTO history_recipients (recipient, history_id)
+         SELECT r.value, h.id FROM history h, json_each(h.recipients) r WHERE h.id > ? AND h.id <= ? AND r.type = 'text' ORDER BY r.value COLLATE NOCASE, h.id`,
+      `INSERT OR IGNORE INTO history_symbols (name, history_id)
+         SELECT s.value ->> '$.name', h.id FROM history h, json_each(h.symbols) s WHERE h.id > ? AND h.id <= ? AND s.value ->> '$.name' IS NOT NULL ORDER BY 1, 2`,
+    ].map((sql) => db.prepare(sql));
+    this.readIndexedUpTo = db.prepare("SELECT value FROM meta WHERE key = 'history_indexed_upto'").pluck();
+    this.writeIndexedUpTo = db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('history_indexed_upto', ?)");
+    this.newestId = db.prepare('SELECT max(id) FROM history').pluck();
     const addCounts = (table: string, period: string) =>
       db.prepare(
         `INSERT INTO ${table} (${period}, action, protocol, count, first_id, last_id) VALUES (?, ?, ?, ?, ?, ?)
@@ -121,23 +152,47 @@ export class HistoryWriter {
       );
     this.addMinuteSymbols = addSymbols('stats_symbol_minutes', 'minute');
     this.addHourSymbols = addSymbols('stats_symbol_hours', 'hour');
-    this.selectOlderThan = db.prepare('SELECT id, symbols, recipients FROM history WHERE time < ? ORDER BY time LIMIT ?');
-    this.selectUpToId = db.prepare('SELECT id, symbols, recipients FROM history WHERE id <= ? ORDER BY id LIMIT ?');
+    this.selectOlderThan = db.prepare('SELECT id, symbols, recipients, client_address, sender FROM history WHERE id >= ? AND id <= ? AND time < ? ORDER BY id LIMIT ?');
+    this.selectUpToId = db.prepare('SELECT id, symbols, recipients, client_address, sender FROM history WHERE id <= ? ORDER BY id LIMIT ?');
     this.deleteRecord = db.prepare('DELETE FROM history WHERE id = ?');
     this.deleteSymbol = db.prepare('DELETE FROM history_symbols WHERE name = ? AND history_id = ?');
     this.deleteRecipient = db.prepare('DELETE FROM history_recipients WHERE recipient = ? AND history_id = ?');
-    this.deleteBatch = db.transaction((select: Statement, bound: number): number => {
-      const rows = select.all(bound, DELETE_BATCH) as DeletedRow[];
+    this.deleteClient = db.prepare('DELETE FROM history_clients WHERE client = ? AND history_id = ?');
+    this.deleteSender = db.prepare('DELETE FROM history_senders WHERE sender = ? AND history_id = ?');
+    this.deleteBatch = db.transaction((select: Statement, bounds: number[]): number => {
+      const rows = select.all(...bounds, DELETE_BATCH) as DeletedRow[];
       for (const row of rows) {
         for (const name of symbolNames(row.symbols)) this.deleteSymbol.run(name, row.id);
         for (const recipient of recipientList(row.recipients)) this.deleteRecipient.run(recipient, row.id);
+        this.deleteClient.run(row.client_address, row.id);
+        this.deleteSender.run(row.sender, row.id);
         this.deleteRecord.run(row.id);
       }
       return rows.length;
     });
   }
 
-  /** Inserts a batch of records with their symbol, recipient and rollup rows; call inside a transaction. */
+  /**
+   * Adds the records written since the last call to the search tables, INDEX_BATCH records per
+   * transaction; returns how many were indexed. Called about once a second and before every read.
+   */
+  indexPending(): number {
+    const newest = Number(this.newestId.get() ?? 0);
+    let upTo = Number(this.readIndexedUpTo.get() ?? 0);
+    const start = upTo;
+    while (upTo < newest) {
+      const to = Math.min(newest, upTo + INDEX_BATCH);
+      const from = upTo;
+      this.db.transaction(() => {
+        for (const statement of this.indexRange) statement.run(from, to);
+        this.writeIndexedUpTo.run(String(to));
+      })();
+      upTo = to;
+    }
+    return upTo - start;
+  }
+
+  /** Inserts a batch of records and adds up their rollups; call inside a transaction. */
   insert(records: HistoryTuple[]): void {
     if (records.length === 0) return;
     const minutes = new PeriodCounts();
@@ -150,13 +205,11 @@ export class HistoryWriter {
           queueId, messageId, instance, action, decidedBy, reason, reply, score, JSON.stringify(symbols),
           JSON.stringify({ headers, facts, errors }), durationMs).lastInsertRowid,
       );
-      for (const recipient of recipients) this.insertRecipient.run(recipient, id);
       const minute = minuteOf(time);
       const hour = hourOf(time);
       minutes.addDecision(minute, action, protocol, id);
       hours.addDecision(hour, action, protocol, id);
       for (const name of new Set(symbols.map((s) => s.name))) {
-        this.insertSymbol.run(name, id);
         minutes.addSymbol(minute, name);
         hours.addSymbol(hour, name);
       }
@@ -175,9 +228,15 @@ export class HistoryWriter {
    */
   maintain(nowSeconds: number, maxAgeSeconds: number, maxRecords: number): number {
     const cutoffMs = (nowSeconds - maxAgeSeconds) * 1000;
-    let removed = this.deleteSelected(this.selectOlderThan, cutoffMs);
-    const newest = (this.db.prepare('SELECT max(id) AS id FROM history').get() as { id: number | null }).id ?? 0;
-    removed += this.deleteSelected(this.selectUpToId, newest - maxRecords);
+    // The records of a minute are within the ids its rollups bound (history has no index on time,
+    // to keep every decision's write cheap): the old ones are found through the old minutes.
+    const oldRanges = this.db
+      .prepare('SELECT min(first_id) AS low, max(last_id) AS high FROM stats_minutes WHERE minute <= ? GROUP BY minute')
+      .all(Math.floor(cutoffMs / MINUTE_MS)) as { low: number; high: number }[];
+    let removed = 0;
+    for (const { low, high } of mergeRanges(oldRanges)) removed += this.deleteSelected(this.selectOlderThan, [low, high, cutoffMs]);
+    const newestId = (this.db.prepare('SELECT max(id) AS id FROM history').get() as { id: number | null }).id ?? 0;
+    removed += this.deleteSelected(this.selectUpToId, [newestId - maxRecords]);
     // After the records: a reader never finds a record whose minute has no rollup (history.ts turns
     // time filters into id ranges with them).
     const minute = Math.floor(cutoffMs / MINUTE_MS);
@@ -190,10 +249,10 @@ export class HistoryWriter {
   }
 
   /** Deletes the records the statement selects (given the bound and the batch size), one batch per transaction. */
-  private deleteSelected(select: Statement, bound: number): number {
+  private deleteSelected(select: Statement, bounds: number[]): number {
     let total = 0;
     for (;;) {
-      const deleted = this.deleteBatch(select, bound);
+      const deleted = this.deleteBatch(select, bounds);
       total += deleted;
       if (deleted < DELETE_BATCH) return total;
     }

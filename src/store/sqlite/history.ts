@@ -21,6 +21,7 @@
 import type Database from 'better-sqlite3';
 import type { Db } from './database.js';
 import type { CommitQueue } from './commit-queue.js';
+import type { SqliteWriter } from './writer.js';
 import { MINUTE_MS, minuteOf } from './rows.js';
 import type { CountedValue, HistoryFilter, HistoryStore, StatsQuery, StatsReport } from '../types.js';
 import type { Action } from '../../core/check.js';
@@ -183,17 +184,20 @@ function spansRead(select: string, table: string, period: string, group: string)
     ON m.${period} >= r.value ->> 0 AND m.${period} < r.value ->> 1 GROUP BY ${group}`;
 }
 
-type Driver = 'client' | 'sender' | 'recipient' | 'symbol' | 'action' | 'node';
+/**
+ * The filters with an index of their own. Action and node have none (each index costs every
+ * decision's write, and the mail path must not pay for rare searches): they filter the records of
+ * the id range, newest first.
+ */
+type Driver = 'client' | 'sender' | 'recipient' | 'symbol';
 /** The filters that can drive a page, in the order that breaks ties (the usually most selective first). */
-const DRIVERS: Driver[] = ['client', 'sender', 'recipient', 'symbol', 'action', 'node'];
+const DRIVERS: Driver[] = ['client', 'sender', 'recipient', 'symbol'];
 /** Where each driver's candidates are: the table (with its index), the filtered column and the record id. */
 const DRIVER_SOURCES: Record<Driver, { from: string; condition: string; id: string }> = {
-  client: { from: 'history INDEXED BY history_client', condition: 'client_address = ? COLLATE NOCASE', id: 'id' },
-  sender: { from: 'history INDEXED BY history_sender', condition: 'sender = ? COLLATE NOCASE', id: 'id' },
+  client: { from: 'history_clients', condition: 'client = ?', id: 'history_id' },
+  sender: { from: 'history_senders', condition: 'sender = ?', id: 'history_id' },
   recipient: { from: 'history_recipients', condition: 'recipient = ?', id: 'history_id' },
   symbol: { from: 'history_symbols', condition: 'name = ?', id: 'history_id' },
-  action: { from: 'history INDEXED BY history_action', condition: 'action = ?', id: 'id' },
-  node: { from: 'history INDEXED BY history_node', condition: 'node = ?', id: 'id' },
 };
 
 const filterValue = (filter: HistoryFilter, driver: Driver): string | undefined => filter[driver];
@@ -214,14 +218,14 @@ function buildQuery(filter: HistoryFilter, driver: Driver | undefined, lowId: nu
   const params: (string | number)[] = [];
   let from: string;
   let order: string;
-  if (driver === 'recipient' || driver === 'symbol') {
+  if (driver !== undefined) {
     const { from: table, condition } = DRIVER_SOURCES[driver];
     from = `${table} AS d CROSS JOIN history AS h ON h.id = d.history_id`;
     where.push(`d.${condition}`, 'd.history_id >= ?', 'd.history_id <= ?');
     params.push(filterValue(filter, driver)!, lowId, highId);
     order = 'd.history_id';
   } else {
-    from = driver ? DRIVER_SOURCES[driver].from.replace(/^history /, 'history AS h ') : 'history AS h NOT INDEXED';
+    from = 'history AS h NOT INDEXED';
     where.push('h.id >= ?', 'h.id <= ?');
     params.push(lowId, highId);
     order = 'h.id';
@@ -320,6 +324,7 @@ export class SqliteHistoryStore implements HistoryStore {
   constructor(
     private readonly db: Db,
     private readonly queue: CommitQueue,
+    private readonly writer: SqliteWriter,
   ) {
     this.getRecord = db.prepare('SELECT * FROM history WHERE id = ?');
     this.countRecords = db.prepare('SELECT count(*) AS n FROM history');
@@ -347,9 +352,15 @@ export class SqliteHistoryStore implements HistoryStore {
     await this.queue.sync();
   }
 
+  /** Waits for the queued records to be written and added to the search tables, so a read sees them all. */
+  private async readable(): Promise<void> {
+    await this.queue.sync();
+    await this.writer.send({ kind: 'historyIndex' });
+  }
+
   async query(filter: HistoryFilter): Promise<ResultRecord[]> {
     const limit = checkCount('limit', filter.limit ?? DEFAULT_LIMIT);
-    await this.queue.sync();
+    await this.readable();
     const range = this.idRange(filter);
     if (!range || limit === 0) return [];
     const { sql, params } = buildQuery(filter, this.chooseDriver(filter, range.low, range.high), range.low, range.high, limit);

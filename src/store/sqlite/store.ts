@@ -36,7 +36,7 @@ export class SqliteStore implements Store {
     this.writer = new SqliteWriter({ databasePath: join(directory, DATABASE_FILE), busyTimeoutMs }, onBackgroundError);
     this.queue = new CommitQueue(this.writer, onBackgroundError);
     this.greylist = new SqliteGreylistStore(this.db, this.queue, this.writer);
-    this.history = new SqliteHistoryStore(this.db, this.queue);
+    this.history = new SqliteHistoryStore(this.db, this.queue, this.writer);
     this.lists = new SqliteListStore(this.db, this.writer);
     this.bans = new SqliteBanStore(this.db, this.queue, this.writer);
     this.strikes = new SqliteStrikeStore(this.db, this.queue, this.writer);

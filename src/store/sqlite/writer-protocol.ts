@@ -66,7 +66,9 @@ export type WriterRequest =
   | { id: number; kind: 'flushClients' }
   | { id: number; kind: 'bayesLearn'; items: BayesLearnWrite[] }
   | { id: number; kind: 'bayesImport'; scope: string; rows: BayesImportRow[]; messages: { spam: number; ham: number } }
-  | { id: number; kind: 'maintenance'; limits: MaintenanceLimits };
+  | { id: number; kind: 'maintenance'; limits: MaintenanceLimits }
+  /** Fill the history's search tables now (before a read). */
+  | { id: number; kind: 'historyIndex' };
 
 export type WriterReply =
   | {

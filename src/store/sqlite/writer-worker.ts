@@ -17,6 +17,8 @@ import {
 } from './rows.js';
 
 const DELETE_BATCH = 2000;
+/** How long written history records may wait for the search tables, in ms (reads index at once). */
+const HISTORY_INDEX_DELAY_MS = 1000;
 
 class Writer {
   private readonly putTriplet;
@@ -40,6 +42,7 @@ class Writer {
   private readonly updateRecipient;
   private readonly bayes: BayesWriter;
   private readonly history: HistoryWriter;
+  private historyIndexTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly db: Db) {
     this.bayes = new BayesWriter(db);
@@ -121,7 +124,10 @@ class Writer {
     switch (request.kind) {
       case 'commit':
         this.commitBatch(request.triplets, request.clients, request.strikes, request.history);
+        if (request.history.length > 0) this.indexHistorySoon();
         return { id: request.id, ok: true };
+      case 'historyIndex':
+        return { id: request.id, ok: true, changes: this.indexHistory() };
       case 'listsPut':
         return { id: request.id, ok: true, entries: this.db.transaction(() => this.putListEntries(request.entries))() };
       case 'listsRemove':
@@ -274,6 +280,28 @@ class Writer {
   }
 
   /** Deletes in short transactions, so a CLI writer is never locked out for long. */
+  stop(): void {
+    clearTimeout(this.historyIndexTimer);
+  }
+
+  /** Schedules the bulk indexing of the history records just written (once per HISTORY_INDEX_DELAY_MS). */
+  private indexHistorySoon(): void {
+    this.historyIndexTimer ??= setTimeout(() => {
+      try {
+        this.indexHistory();
+      } catch (error) {
+        // The records stay unindexed until the next attempt (the next write or read): say so.
+        port.postMessage({ id: -1, ok: false, error: `indexing the history failed: ${error instanceof Error ? error.message : String(error)}` } satisfies WriterReply);
+      }
+    }, HISTORY_INDEX_DELAY_MS);
+  }
+
+  private indexHistory(): number {
+    clearTimeout(this.historyIndexTimer);
+    this.historyIndexTimer = undefined;
+    return this.history.indexPending();
+  }
+
   private deleteInBatches(sql: string, bound: number): number {
     const statement = this.db.prepare(sql);
     let total = 0;
@@ -291,6 +319,7 @@ const db = openDatabaseFile(init.databasePath, init.busyTimeoutMs);
 const writer = new Writer(db);
 port.on('message', (message: string) => {
   if (message === 'close') {
+    writer.stop();
     db.close();
     port.close();
     return;

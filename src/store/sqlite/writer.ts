@@ -20,6 +20,8 @@ export class SqliteWriter {
     const worker = new Worker(new URL('./writer-worker.js', import.meta.url), { workerData: this.init });
     worker.unref();
     worker.on('message', (reply: WriterReply) => {
+      // id -1: a failure of the writer's own background work (the history's bulk indexing).
+      if (reply.id === -1 && !reply.ok) return this.onError(new Error(reply.error));
       const waiter = this.waiting.get(reply.id);
       if (!waiter) return;
       this.waiting.delete(reply.id);
