@@ -18,14 +18,18 @@ const METRICS_TOKEN = 'scrape-me';
 
 interface Api {
   url: string;
-  call(method: string, path: string, options?: { token?: string | null; json?: unknown; body?: Uint8Array | string; type?: string; cookie?: string }): Promise<{ status: number; body: any; headers: Headers; text: string }>;
+  call(
+    method: string,
+    path: string,
+    options?: { token?: string | null; json?: unknown; body?: Uint8Array | string; type?: string; cookie?: string; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: any; headers: Headers; text: string }>;
 }
 
 function apiOf(url: string, defaultToken: string | null): Api {
   return {
     url,
     async call(method, path, options = {}) {
-      const headers: Record<string, string> = {};
+      const headers: Record<string, string> = { ...options.headers };
       const token = options.token === undefined ? defaultToken : options.token;
       if (token !== null) headers.authorization = `Bearer ${token}`;
       if (options.cookie) headers.cookie = options.cookie;
@@ -134,6 +138,24 @@ test('HTTP API: authentication, roles, sessions and the metrics token', { timeou
   assert.match(metrics.text, /process_cpu_user_seconds_total/);
   assert.equal((await apiOf(url, METRICS_TOKEN).call('GET', '/api/stats')).status, 401);
 
+  // Encoded paths reach the route they name, and need its credentials.
+  for (const path of ['/%61pi/stats', '/api/%73tats', '/%6detrics', '/api//stats']) {
+    const response = await anonymous.call('GET', path);
+    assert.ok(response.status === 401 || response.status === 404, `${path} answered ${response.status} without credentials`);
+  }
+  assert.equal((await anonymous.call('POST', '/%61pi/lists', { json: { kind: 'allow', value: '@evil.example' } })).status, 401);
+  assert.equal((await admin.call('GET', '/api/lists?search=evil')).body.entries.length, 0);
+  // Changes from another web site are refused, with or without the session cookie; a form only logs in.
+  const crossSite = await admin.call('POST', '/api/lists', { json: { kind: 'allow', value: '@evil.example' }, headers: { origin: 'https://evil.example' } });
+  assert.equal(crossSite.status, 403);
+  assert.match(crossSite.body.error, /another web site/);
+  assert.equal((await admin.call('POST', '/api/greylist/flush', { json: {}, headers: { 'sec-fetch-site': 'cross-site' } })).status, 403);
+  const form = await admin.call('POST', '/api/lists', { body: 'kind=allow&value=@evil.example', type: 'application/x-www-form-urlencoded' });
+  assert.equal(form.status, 415);
+  assert.equal((await admin.call('POST', '/api/lists', { json: { kind: 'block', value: '@same-origin.example' }, headers: { origin: url } })).status, 201, 'the dashboard itself');
+  // Large bodies are for message uploads only.
+  assert.equal((await anonymous.call('POST', '/api/login', { json: { password: 'x'.repeat(100_000) } })).status, 413);
+
   // The dashboard page is served without credentials (its data is not), with a strict CSP.
   const page = await anonymous.call('GET', '/');
   assert.ok(page.status === 200 || page.status === 503, `dashboard answered ${page.status}`);
@@ -164,6 +186,7 @@ test('HTTP API: bad input gets a 4xx JSON error, never a 500', { timeout: 60_000
     ['GET', '/api/stats?window=2y', {}, 400, /window/],
     ['GET', '/api/stats?since=10&until=5', {}, 400, /since/],
     ['GET', '/api/stats?since=0&until=999999999999&bucket=60', {}, 400, /buckets/],
+    ['GET', `/api/stats?since=${Date.now() + 3_600_000}`, {}, 400, /since/],
     ['POST', '/api/lists', { json: { kind: 'block', value: 'not an entry' } }, 400, /value/],
     ['POST', '/api/lists', { json: { kind: 'maybe', value: '@x.example' } }, 400, /kind/],
     ['POST', '/api/lists', { json: { kind: 'block', value: '@x.example', expires: 'soon' } }, 400, /expires/],
@@ -341,6 +364,22 @@ test('HTTP API: /metrics open to loopback clients when http.metrics_open, the AP
   assert.equal(metrics.status, 200);
   assert.match(metrics.text, /# HELP rempart_errors_total /);
   assert.equal((await anonymous.call('GET', '/api/stats')).status, 401);
+});
+
+test('HTTP API without a password: loopback Host only (DNS rebinding)', { timeout: 60_000 }, async (t) => {
+  const { daemon } = await daemonWith(t, (port) => `{ listen: "127.0.0.1:${port}" }`);
+  const api = apiOf(daemon.httpUrl!, null);
+  assert.equal((await api.call('GET', '/api/session')).body.role, 'admin');
+  const { request } = await import('node:http');
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = request(`${daemon.httpUrl}/api/stats`, { headers: { host: 'attacker.example:11334' } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(status, 403);
 });
 
 test('the daemon refuses to serve the API on a non-loopback address without a password', { timeout: 30_000 }, async () => {

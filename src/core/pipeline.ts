@@ -97,7 +97,11 @@ export class Pipeline {
     const record = this.record(task, decision, reply, performance.now() - started);
     if (this.env.log.isLevelEnabled('info')) this.env.log.info(decisionLogFields(record), 'decision');
     if (this.env.config.history.enabled) this.env.store.history.add(record);
-    this.counters.onDecision?.(record);
+    try {
+      this.counters.onDecision?.(record);
+    } catch (error) {
+      this.env.log.error({ err: error }, 'counting a decision failed');
+    }
     for (const { descriptor, instance } of this.checks) {
       if (!instance.observe) continue;
       Promise.resolve()

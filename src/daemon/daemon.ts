@@ -14,15 +14,18 @@ import { PolicyServer } from '../policy/server.js';
 import { MilterServer } from '../milter/server.js';
 import { MilterAdapter } from '../milter/adapter.js';
 import { openStore } from '../store/open.js';
-import type { Store } from '../store/types.js';
+import type { GreylistStats, Store } from '../store/types.js';
+import { reusedFor } from '../core/reused.js';
 import { VERSION } from '../version.js';
 import { resolverFromConfig } from '../dns/from-config.js';
 import { newFailures } from '../dns/failure-report.js';
 import type { DnsResolver } from '../dns/resolver.js';
-import { HttpServer } from '../http/server.js';
+import { HttpServer, httpSettingsProblem } from '../http/server.js';
 import { Metrics } from '../metrics/metrics.js';
 import { OfflineScanner } from '../scan/offline.js';
 
+/** How long the greylist's counts (a count over the whole table) are reused by /api/stats and /metrics, in ms. */
+const GREYLIST_COUNTS_MS = 10_000;
 /** How often DNS failures are looked for and reported, in ms. */
 const DNS_REPORT_INTERVAL_MS = 60_000;
 
@@ -43,6 +46,8 @@ export class Daemon {
   private milter: MilterServer | undefined;
   private http: HttpServer | undefined;
   private readonly metrics: Metrics;
+  /** The greylist's counts for /api/stats and /metrics, reused for GREYLIST_COUNTS_MS. */
+  private readonly greylistCounts: () => Promise<GreylistStats>;
   /** The scanner of POST /api/check, made for the current configuration on first use. */
   private scanner: OfflineScanner | undefined;
   private readonly startedMs = Date.now();
@@ -62,11 +67,13 @@ export class Daemon {
       this.log.error({ err: error }, 'store background write failed');
     });
     this.dns = resolverFromConfig(this.config.dns);
+    this.greylistCounts = reusedFor(GREYLIST_COUNTS_MS, () => this.store.greylist.stats(this.config.greylist.auto_allow_clients));
     this.metrics = new Metrics({
       store: this.store,
       dnsStats: () => this.dns.stats(),
       pipelineCounters: () => this.pipeline.counters,
-      autoAllowClients: () => this.config.greylist.auto_allow_clients,
+      greylistCounts: this.greylistCounts,
+      storeTimeoutMs: () => this.config.store.timeout * 1000,
     });
     this.pipeline = this.buildPipeline(this.config, { checkErrors: new Map(), checkTimeouts: new Map(), onDecision: (record) => this.metrics.observeDecision(record) });
     this.dnsWatch = setInterval(() => this.reportDnsFailures(), DNS_REPORT_INTERVAL_MS);
@@ -96,6 +103,7 @@ export class Daemon {
         startedMs: this.startedMs,
         pipelineCounters: () => this.pipeline.counters,
         scan: (raw) => this.scan(raw),
+        greylistCounts: this.greylistCounts,
         reload: () => this.reload(),
       });
     }
@@ -180,6 +188,11 @@ export class Daemon {
     } catch (error) {
       this.log.error({ err: error }, 'reload failed: configuration invalid, keeping the running one');
       return (error as Error).message;
+    }
+    const httpProblem = this.http ? httpSettingsProblem({ ...next.http, listen: this.config.http.listen, enabled: true }) : undefined;
+    if (httpProblem) {
+      this.log.error({ problem: httpProblem }, 'reload refused: the running HTTP server would be left without protection; keeping the running configuration');
+      return httpProblem;
     }
     const restartNeeded: string[] = [];
     if (next.policy.listen !== this.config.policy.listen || next.policy.enabled !== this.config.policy.enabled) restartNeeded.push('policy.listen/enabled');

@@ -2,8 +2,28 @@
 // the session cookie of a dashboard login; failed attempts are counted per client address and
 // refused with 429 past http.login_attempts within http.login_window.
 import { randomBytes } from 'node:crypto';
+import ipaddr from 'ipaddr.js';
 import type { Config } from '../config/schema.js';
+import { ApiError } from './errors.js';
 import { PasswordCheck } from './password.js';
+
+/** The answer to a client that used up its failed attempts: 429 with Retry-After. */
+export class TooManyAttempts extends ApiError {
+  constructor(readonly retryAfterSeconds: number) {
+    super(429, `too many failed attempts; try again in ${retryAfterSeconds} s`);
+  }
+}
+
+/** Failures are counted per IPv4 address and per IPv6 /64 (one host's share of addresses). */
+function clientKey(address: string): string {
+  try {
+    const parsed = ipaddr.process(address);
+    if (parsed.kind() === 'ipv6') return `${(parsed as ipaddr.IPv6).parts.slice(0, 4).map((p) => p.toString(16)).join(':')}::/64`;
+    return parsed.toString();
+  } catch {
+    return address;
+  }
+}
 
 export type Role = 'admin' | 'readonly';
 
@@ -61,7 +81,8 @@ export class Authenticator {
   }
 
   /** Whether this client has used up its failed attempts (it gets 429 until the window has passed). */
-  isLockedOut(client: string, nowMs: number): boolean {
+  isLockedOut(address: string, nowMs: number): boolean {
+    const client = clientKey(address);
     const entry = this.failures.get(client);
     if (!entry) return false;
     if (nowMs - entry.windowStartMs >= this.settings.login_window * 1000) {
@@ -72,8 +93,8 @@ export class Authenticator {
   }
 
   /** Seconds until a locked-out client may try again. */
-  retryAfterSeconds(client: string, nowMs: number): number {
-    const entry = this.failures.get(client);
+  retryAfterSeconds(address: string, nowMs: number): number {
+    const entry = this.failures.get(clientKey(address));
     return entry ? Math.max(1, Math.ceil((entry.windowStartMs + this.settings.login_window * 1000 - nowMs) / 1000)) : 1;
   }
 
@@ -86,12 +107,24 @@ export class Authenticator {
     }
   }
 
-  /** The role a password gives, or undefined (a failure is counted against the client). */
-  async roleOfPassword(password: string, client: string, nowMs: number): Promise<Role | undefined> {
-    if (await this.admin.matches(password)) return 'admin';
-    if (await this.readonly.matches(password)) return 'readonly';
+  /**
+   * The role a password gives, or undefined (a failure is counted against the client). The attempt
+   * counts as a failure before the (slow) check and is forgiven when it matches, so parallel
+   * guesses cannot all pass the lock-out check.
+   */
+  async roleOfPassword(password: string, address: string, nowMs: number): Promise<Role | undefined> {
+    const client = clientKey(address);
     this.recordFailure(client, nowMs);
-    return undefined;
+    const role = (await this.admin.matches(password)) ? 'admin' : (await this.readonly.matches(password)) ? 'readonly' : undefined;
+    if (role) this.forgive(client);
+    return role;
+  }
+
+  private forgive(client: string): void {
+    const entry = this.failures.get(client);
+    if (!entry) return;
+    if (entry.count <= 1) this.failures.delete(client);
+    else entry.count--;
   }
 
   /** The role of a request's credential: undefined when it has none or a wrong one. */

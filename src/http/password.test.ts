@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hashPassword, isPasswordHash, PasswordCheck } from './password.js';
 import { Authenticator } from './auth.js';
+import { httpSettingsProblem, isLoopback } from './server.js';
 import { parseConfigText } from '../config/loader.js';
 
 test('a hash matches its password only, and two hashes of one password differ (salt)', async () => {
@@ -63,4 +64,25 @@ test('without a password every caller is the administrator', async () => {
   const auth = new Authenticator(httpSettings('{}'));
   assert.equal(auth.passwordRequired, false);
   assert.equal(await auth.roleOf({ kind: 'none' }, '127.0.0.1', 0), 'admin');
+});
+
+test('HTTP settings: a public address needs a password, the read-only password needs one too (checked at start and reload)', () => {
+  assert.equal(httpSettingsProblem(httpSettings('{ listen: "127.0.0.1:11334" }')), undefined);
+  assert.equal(httpSettingsProblem(httpSettings('{ listen: "[::1]:11334" }')), undefined);
+  assert.match(httpSettingsProblem(httpSettings('{ listen: "0.0.0.0:11334" }')) ?? '', /not a loopback address: set http.password/);
+  assert.equal(httpSettingsProblem(httpSettings('{ listen: "0.0.0.0:11334", password: pw }')), undefined);
+  assert.match(httpSettingsProblem(httpSettings('{ readonly_password: ro }')) ?? '', /readonly_password needs http.password/);
+  assert.equal(isLoopback('localhost'), true);
+  assert.equal(isLoopback('[::1]'), true);
+  assert.equal(isLoopback('::ffff:127.0.0.1'), true);
+  assert.equal(isLoopback('192.0.2.1'), false);
+  assert.equal(isLoopback('attacker.example'), false);
+});
+
+test('failed attempts of one IPv6 /64 count together', async () => {
+  const auth = new Authenticator(httpSettings('{ password: pw, login_attempts: 2 }'));
+  assert.equal(await auth.roleOfPassword('a', '2001:db8:1:2::10', 0), undefined);
+  assert.equal(await auth.roleOfPassword('b', '2001:db8:1:2::20', 0), undefined);
+  assert.equal(auth.isLockedOut('2001:db8:1:2::30', 0), true);
+  assert.equal(auth.isLockedOut('2001:db8:1:3::30', 0), false);
 });

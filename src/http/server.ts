@@ -1,16 +1,19 @@
 // The daemon's HTTP server (fastify): the JSON API of docs/api.md under /api/, Prometheus text on
 // /metrics, GET /health, and the built dashboard (dist/dashboard) at /. Authentication is checked
-// in one hook; errors become JSON with a 4xx status, and an unexpected failure a logged 500.
+// in one hook, by the route the router matched (never by the raw URL, which may be encoded);
+// changes from another web origin are refused (CSRF), and without a password only a loopback Host
+// is served (DNS rebinding). Errors become JSON with a 4xx status, an unexpected failure a logged 500.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fastifyCookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import ipaddr from 'ipaddr.js';
+import type { Config } from '../config/schema.js';
 import { parseListen, formatListen, removeStaleSocket } from '../core/listen.js';
-import { Authenticator, SESSION_COOKIE, type Credential } from './auth.js';
+import { Authenticator, SESSION_COOKIE, TooManyAttempts, type Credential } from './auth.js';
 import { RAW_MESSAGE_TYPES, type ApiContext } from './context.js';
-import { ApiError } from './errors.js';
+import { ApiError, withDeadline } from './errors.js';
 import { registerSessionRoutes } from './routes/session.js';
 import { registerStatsRoutes } from './routes/stats.js';
 import { registerHistoryRoutes } from './routes/history.js';
@@ -24,6 +27,10 @@ import { registerConfigRoutes } from './routes/config.js';
 const DASHBOARD_DIR = fileURLToPath(new URL('../../dashboard/', import.meta.url));
 /** Deadline of one HTTP request, in ms (an upload of a large mbox included). */
 const REQUEST_TIMEOUT_MS = 120_000;
+/** Largest body of a request that is not a message upload (JSON, the login form), in bytes. */
+const SMALL_BODY_LIMIT = 64 * 1024;
+/** Longest path parameter (a greylist key holds a sender and a recipient), in characters. */
+const MAX_PARAM_LENGTH = 2048;
 /** Paths that need no credential. */
 const OPEN_API_PATHS = new Set(['/api/login', '/api/logout']);
 /** POST routes that change nothing, open to the read-only role. */
@@ -31,20 +38,43 @@ const READ_ONLY_POSTS = new Set(['/api/check', '/api/bayes/check', '/api/logout'
 
 const CONTENT_SECURITY_POLICY = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-function isLoopbackHost(host: string): boolean {
+/** Whether a host name or address (of a listen address, a client, a Host header) is loopback. */
+export function isLoopback(host: string): boolean {
   if (host === 'localhost') return true;
   try {
-    return ipaddr.process(host).range() === 'loopback';
+    return ipaddr.process(host.replace(/^\[(.*)\]$/, '$1')).range() === 'loopback';
   } catch {
     return false;
   }
 }
 
-function isLoopbackClient(address: string): boolean {
+/** Why these HTTP settings must not run (a non-loopback address without a password), or undefined. */
+export function httpSettingsProblem(settings: Config['http']): string | undefined {
+  const address = parseListen(settings.listen);
+  if (settings.enabled && address.kind === 'tcp' && !isLoopback(address.host) && settings.password === '') {
+    return `http.listen ${settings.listen} is not a loopback address: set http.password (see rempart passwd) or listen on 127.0.0.1`;
+  }
+  if (settings.readonly_password !== '' && settings.password === '') return 'http.readonly_password needs http.password (without it every caller is the administrator)';
+  return undefined;
+}
+
+/** The host of a Host header ("127.0.0.1:11334", "[::1]:11334", "localhost"), without the port. */
+function hostOfHeader(header: string | undefined): string {
+  if (!header) return '';
+  const bracketed = /^\[([^\]]+)\]/.exec(header);
+  return bracketed ? bracketed[1]! : header.replace(/:\d+$/, '');
+}
+
+/** A browser request sent by a page of another origin (Origin or Sec-Fetch-Site say so); scripts and the CLI send neither. */
+function isCrossSite(request: FastifyRequest): boolean {
+  const site = request.headers['sec-fetch-site'];
+  if (site === 'cross-site' || site === 'same-site') return true;
+  const origin = request.headers.origin;
+  if (origin === undefined) return false;
   try {
-    return ipaddr.process(address).range() === 'loopback';
+    return new URL(origin).host !== request.headers.host;
   } catch {
-    return false;
+    return true;
   }
 }
 
@@ -66,11 +96,9 @@ export class HttpServer {
   constructor(private readonly context: ApiContext) {
     const settings = context.config().http;
     this.auth = new Authenticator(settings);
-    const address = parseListen(settings.listen);
-    if (address.kind === 'tcp' && !isLoopbackHost(address.host) && !this.auth.passwordRequired) {
-      throw new Error(`http.listen ${settings.listen} is not a loopback address: set http.password (see rempart passwd) or listen on 127.0.0.1`);
-    }
-    this.app = Fastify({ logger: false, bodyLimit: settings.max_upload_size, requestTimeout: REQUEST_TIMEOUT_MS, trustProxy: false, return503OnClosing: true });
+    const problem = httpSettingsProblem(settings);
+    if (problem) throw new Error(problem);
+    this.app = Fastify({ logger: false, bodyLimit: SMALL_BODY_LIMIT, maxParamLength: MAX_PARAM_LENGTH, requestTimeout: REQUEST_TIMEOUT_MS, trustProxy: false, return503OnClosing: true });
     this.setUp();
   }
 
@@ -102,16 +130,25 @@ export class HttpServer {
       if (request.url.startsWith('/api/')) void reply.header('Cache-Control', 'no-store');
     });
 
-    app.addHook('onRequest', async (request, reply) => {
-      const path = request.url.split('?', 1)[0]!;
-      if (path === '/metrics') return this.authorizeMetrics(request, reply);
-      if (!path.startsWith('/api/') || OPEN_API_PATHS.has(path)) return;
+    app.addHook('onRequest', async (request) => {
+      // The route the router matched (a pattern such as /api/lists/:kind/:id), whatever the URL's encoding.
+      const route = request.routeOptions.url ?? '';
+      const changes = request.method !== 'GET' && request.method !== 'HEAD';
+      if (!this.auth.passwordRequired && !isLoopback(hostOfHeader(request.headers.host))) {
+        throw new ApiError(403, 'without http.password only a loopback Host (127.0.0.1, [::1], localhost) is served');
+      }
+      if (changes && isCrossSite(request)) throw new ApiError(403, 'changes from another web site are refused');
+      if (changes && route !== '/api/login' && /^application\/x-www-form-urlencoded/i.test(request.headers['content-type'] ?? '')) {
+        throw new ApiError(415, 'forms are accepted by /api/login only: send JSON');
+      }
+      if (route === '/metrics') return this.authorizeMetrics(request);
+      if (!route.startsWith('/api/') || OPEN_API_PATHS.has(route)) return;
       const now = Date.now();
-      if (this.auth.isLockedOut(request.ip, now)) return this.tooManyAttempts(request, reply, now);
+      if (this.auth.isLockedOut(request.ip, now)) throw this.tooManyAttempts(request, now);
       const role = await this.auth.roleOf(credentialOf(request), request.ip, now);
       if (!role) throw new ApiError(401, this.auth.isLockedOut(request.ip, now) ? 'too many failed attempts' : 'authentication required: send Authorization: Bearer <password> or log in');
       request.role = role;
-      if (role === 'readonly' && request.method !== 'GET' && request.method !== 'HEAD' && !READ_ONLY_POSTS.has(path)) {
+      if (role === 'readonly' && changes && !READ_ONLY_POSTS.has(route)) {
         throw new ApiError(403, 'the read-only password cannot change anything');
       }
     });
@@ -128,6 +165,7 @@ export class HttpServer {
         status = 400;
         message = `the body is not valid JSON: ${error.message}`;
       }
+      if (error instanceof TooManyAttempts) void reply.header('Retry-After', String(error.retryAfterSeconds));
       if (status >= 500 && status !== 503) {
         context.metrics.countError('http');
         context.log.error({ err: error, method: request.method, url: request.url }, 'HTTP request failed');
@@ -140,13 +178,10 @@ export class HttpServer {
     });
 
     app.get('/health', async () => {
-      const healthy = await Promise.race([
-        context.store.lists.version().then(
-          () => true,
-          () => false,
-        ),
-        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), context.config().store.timeout * 1000).unref()),
-      ]);
+      const healthy = await withDeadline(context.store.lists.version(), context.config().store.timeout * 1000).then(
+        () => true,
+        () => false,
+      );
       return { status: healthy ? 'ok' : 'degraded', version: context.version, node: context.config().hostname, uptimeSeconds: Math.floor((Date.now() - context.startedMs) / 1000) };
     });
     app.get('/metrics', async (_request, reply) => {
@@ -171,23 +206,22 @@ export class HttpServer {
   }
 
   /** /metrics: the metrics token, any API credential, or nothing at all from loopback when http.metrics_open. */
-  private async authorizeMetrics(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  private async authorizeMetrics(request: FastifyRequest): Promise<void> {
     const settings = this.context.config().http;
-    if (settings.metrics_open && isLoopbackClient(request.ip)) return;
+    if (settings.metrics_open && isLoopback(request.ip)) return;
     if (!this.auth.passwordRequired && !settings.metrics_token) return;
     const credential = credentialOf(request);
     if (credential.kind === 'bearer' && settings.metrics_token && (await this.auth.isMetricsToken(credential.password))) return;
     const now = Date.now();
-    if (this.auth.isLockedOut(request.ip, now)) return this.tooManyAttempts(request, reply, now);
+    if (this.auth.isLockedOut(request.ip, now)) throw this.tooManyAttempts(request, now);
     if (await this.auth.roleOf(credential, request.ip, now)) return;
     throw new ApiError(401, 'authentication required: send Authorization: Bearer <metrics_token or password>');
   }
 
-  private tooManyAttempts(request: FastifyRequest, reply: FastifyReply, now: number): void {
-    const retryAfter = this.auth.retryAfterSeconds(request.ip, now);
-    this.context.log.warn({ client: request.ip, retry_after_s: retryAfter }, 'HTTP client refused: too many failed logins');
-    void reply.header('Retry-After', String(retryAfter));
-    throw new ApiError(429, `too many failed attempts; try again in ${retryAfter} s`);
+  private tooManyAttempts(request: FastifyRequest, now: number): TooManyAttempts {
+    const refusal = new TooManyAttempts(this.auth.retryAfterSeconds(request.ip, now));
+    this.context.log.warn({ client: request.ip, retry_after_s: refusal.retryAfterSeconds }, 'HTTP client refused: too many failed logins');
+    return refusal;
   }
 
   /** Binds http.listen (the constructor refused a non-loopback address without a password). */

@@ -6,7 +6,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { PipelineCounters } from '../core/pipeline.js';
 import type { ResultRecord } from '../core/result.js';
 import type { DnsStats } from '../dns/resolver.js';
-import type { Store } from '../store/types.js';
+import type { GreylistStats, Store } from '../store/types.js';
+import { withDeadline } from '../http/errors.js';
 
 /** Latency buckets of a decision, in seconds (0.2 ms to 10 s: a cached policy answer to a slow content scan). */
 const DECISION_SECONDS_BUCKETS = [0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -16,8 +17,10 @@ export interface MetricsSources {
   store: Store;
   dnsStats: () => DnsStats;
   pipelineCounters: () => PipelineCounters;
-  /** The auto-allow threshold for the greylist statistics. */
-  autoAllowClients: () => number;
+  /** The greylist's counts (reused for a few seconds: they count the whole table). */
+  greylistCounts: () => Promise<GreylistStats>;
+  /** Deadline of the store reads of a scrape, in ms. */
+  storeTimeoutMs: () => number;
 }
 
 export class Metrics {
@@ -93,12 +96,10 @@ export class Metrics {
       async collect() {
         const store = sources.store;
         const now = Math.floor(Date.now() / 1000);
-        const [greylist, bans, history, bayes] = await Promise.all([
-          store.greylist.stats(sources.autoAllowClients()),
-          store.bans.active(now),
-          store.history.count(),
-          store.bayes.counts(''),
-        ]);
+        const [greylist, bans, history, bayes] = await withDeadline(
+          Promise.all([sources.greylistCounts(), store.bans.active(now), store.history.count(), store.bayes.counts('')]),
+          sources.storeTimeoutMs(),
+        );
         this.set({ table: 'greylist_triplets' }, greylist.triplets);
         this.set({ table: 'greylist_clients' }, greylist.clients);
         this.set({ table: 'bans' }, bans.length);

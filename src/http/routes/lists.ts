@@ -2,10 +2,10 @@
 // applied by the running daemon at once), DELETE /api/lists/:kind/:id.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { parseListValue, parseRecipient } from '../../lists/entry.js';
+import { parseListValue } from '../../lists/entry.js';
 import { parseExpiry } from '../../lists/expiry.js';
 import type { ApiContext } from '../context.js';
-import { actorOf, storeTimeoutMs } from '../context.js';
+import { actorOf, scopeOf, storeTimeoutMs } from '../context.js';
 import { ApiError, validate, withDeadline } from '../errors.js';
 
 const kind = z.enum(['allow', 'block']);
@@ -34,14 +34,6 @@ const entryBody = z.object({
 });
 
 const removeParams = z.object({ kind, id: z.coerce.number().int().positive('expected an entry number') });
-
-/** A recipient scope as given ('' = global), or a 400. */
-function scopeOf(text: string): string {
-  if (text.trim() === '') return '';
-  const recipient = parseRecipient(text);
-  if (!recipient) throw new ApiError(400, `invalid scope: expected a recipient address (user@example.org) or empty for global, not ${JSON.stringify(text)}`);
-  return recipient;
-}
 
 export function registerListRoutes(app: FastifyInstance, context: ApiContext): void {
   app.get('/api/lists', async (request) => {

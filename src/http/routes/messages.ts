@@ -3,13 +3,12 @@
 // an mbox as spam or ham) and POST /api/bayes/check (the same scan as /api/check).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { parseRecipient } from '../../lists/entry.js';
 import { learnRawMessage } from '../../scan/learn-message.js';
 import { scanReport } from '../../scan/report.js';
 import { messagesInUpload } from '../../scan/sources.js';
 import type { LearnOutcome } from '../../store/types.js';
 import type { ApiContext } from '../context.js';
-import { RAW_MESSAGE_TYPES, storeTimeoutMs } from '../context.js';
+import { RAW_MESSAGE_TYPES, scopeOf, storeTimeoutMs } from '../context.js';
 import { ApiError, validate, withDeadline } from '../errors.js';
 
 const learnQuery = z.object({
@@ -27,9 +26,11 @@ function rawBody(request: FastifyRequest): Buffer {
 }
 
 export function registerMessageRoutes(app: FastifyInstance, context: ApiContext): void {
+  // Only the message uploads take large bodies (http.max_upload_size); every other route 64 KB.
+  const upload = { bodyLimit: context.config().http.max_upload_size };
   const check = async (request: FastifyRequest) => scanReport(await context.scan(rawBody(request)));
-  app.post('/api/check', check);
-  app.post('/api/bayes/check', check);
+  app.post('/api/check', upload, check);
+  app.post('/api/bayes/check', upload, check);
 
   app.get('/api/bayes', async () => {
     const timeout = storeTimeoutMs(context);
@@ -47,21 +48,16 @@ export function registerMessageRoutes(app: FastifyInstance, context: ApiContext)
     };
   });
 
-  app.post('/api/bayes/learn', async (request) => {
+  app.post('/api/bayes/learn', upload, async (request) => {
     const query = validate(learnQuery, request.query, 'query');
-    let scope = '';
-    if (query.scope.trim() !== '') {
-      const recipient = parseRecipient(query.scope);
-      if (!recipient) throw new ApiError(400, `invalid scope: expected a recipient address, not ${JSON.stringify(query.scope)}`);
-      scope = recipient;
-    }
+    const scope = scopeOf(query.scope);
     const raw = rawBody(request);
     const config = context.config();
     const outcomes: Partial<Record<LearnOutcome, number>> = {};
     let messages = 0;
     for await (const message of messagesInUpload('upload', raw)) {
       messages++;
-      const outcome = await learnRawMessage(context.store, config, scope, query.class, message.raw, query.unlearn === 'true');
+      const outcome = await withDeadline(learnRawMessage(context.store, config, scope, query.class, message.raw, query.unlearn === 'true'), storeTimeoutMs(context));
       outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
     }
     context.log.info({ class: query.class, unlearn: query.unlearn === 'true', scope: scope || 'global', messages, outcomes: JSON.stringify(outcomes), client: request.ip }, 'messages learned through the API');

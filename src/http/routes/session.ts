@@ -2,7 +2,7 @@
 // POST /api/logout, GET /api/session (who am I, which node).
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { SESSION_COOKIE, type Authenticator } from '../auth.js';
+import { SESSION_COOKIE, TooManyAttempts, type Authenticator } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { ApiError, validate } from '../errors.js';
 
@@ -12,10 +12,8 @@ export function registerSessionRoutes(app: FastifyInstance, context: ApiContext,
   app.post('/api/login', async (request, reply) => {
     const now = Date.now();
     if (auth.isLockedOut(request.ip, now)) {
-      const retryAfter = auth.retryAfterSeconds(request.ip, now);
-      void reply.header('Retry-After', String(retryAfter));
       context.log.warn({ client: request.ip }, 'dashboard login refused: too many failed attempts');
-      throw new ApiError(429, `too many failed attempts; try again in ${retryAfter} s`);
+      throw new TooManyAttempts(auth.retryAfterSeconds(request.ip, now));
     }
     const { password } = validate(loginBody, request.body, 'login');
     const role = auth.passwordRequired ? await auth.roleOfPassword(password, request.ip, now) : 'admin';

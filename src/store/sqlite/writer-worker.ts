@@ -279,7 +279,7 @@ class Writer {
     };
   }
 
-  /** Deletes in short transactions, so a CLI writer is never locked out for long. */
+  /** Cancels the pending history indexing (the thread is closing). */
   stop(): void {
     clearTimeout(this.historyIndexTimer);
   }
@@ -302,6 +302,7 @@ class Writer {
     return this.history.indexPending();
   }
 
+  /** Deletes in short transactions, so a CLI writer is never locked out for long. */
   private deleteInBatches(sql: string, bound: number): number {
     const statement = this.db.prepare(sql);
     let total = 0;
