@@ -2,7 +2,8 @@
 // bench/policy/run.ts (forked with an IPC channel, so that neither its work nor its timing shares
 // the load generator's event loop) that does, against the daemon's HTTP API, what an open
 // dashboard and a Prometheus server do: every second GET /api/stats?window=1h (the overview page's
-// tick) and GET /api/history?limit=50 (the live history view's tick), both with
+// tick) and GET /api/history?limit=50&after=<the newest id seen> (the live history view's tick: the
+// first one without `after`), both with
 // `Authorization: Bearer <password>`, and every 5 s GET /metrics. As the dashboard does, a tick is
 // skipped while the previous request of the same kind is still outstanding.
 //
@@ -23,7 +24,7 @@ export const POLL_KINDS: readonly PollKind[] = ['stats', 'history', 'metrics'];
 /** What each kind of poll asks for. */
 export const POLL_PATHS: Record<PollKind, string> = {
   stats: '/api/stats?window=1h',
-  history: '/api/history?limit=50',
+  history: '/api/history?limit=50&after=<newest id>',
   metrics: '/metrics',
 };
 
@@ -115,6 +116,8 @@ export class Poller {
   private readonly pending = new Set<Promise<void>>();
   private readonly inFlight = new Set<PollKind>();
   private measuredFrom = performance.now();
+  /** The newest history record seen: the live view asks for what came after it. */
+  private newestHistoryId = 0;
 
   constructor(private readonly options: PollerOptions) {
     this.base = new URL(options.url);
@@ -153,7 +156,17 @@ export class Poller {
     }
     this.inFlight.add(kind);
     const started = performance.now();
-    const done = this.get(POLL_PATHS[kind], true).then((answer) => {
+    const path = kind === 'history' ? `/api/history?limit=50${this.newestHistoryId > 0 ? `&after=${this.newestHistoryId}` : ''}` : POLL_PATHS[kind];
+    const done = this.get(path, true).then((answer) => {
+      if (kind === 'history' && !('error' in answer) && answer.status === 200) {
+        try {
+          for (const record of (JSON.parse(answer.body) as { records?: { id?: number }[] }).records ?? []) {
+            if (typeof record.id === 'number' && record.id > this.newestHistoryId) this.newestHistoryId = record.id;
+          }
+        } catch {
+          // check() below reports the bad answer
+        }
+      }
       const elapsed = performance.now() - started;
       this.inFlight.delete(kind);
       // A request that began before the measured period (measure()) is not counted.

@@ -658,7 +658,7 @@ function report(plan: Plan, all: ServerRuns[], started: Date, finished: Date): s
         'fills as the decisions are stored), measured the same way, while a poller (bench/policy/poller.ts, a Node process of its ' +
         'own, forked for each workload, so that it shares neither the load generator\'s event loop nor its timing) does against ' +
         `the daemon's HTTP API what an open dashboard does: every ${DASHBOARD_TICK_MS / 1000} s \`GET ${POLL_PATHS.stats}\` (the overview page's tick) ` +
-        `and \`GET ${POLL_PATHS.history}\` (the live history view's tick), both with \`Authorization: Bearer <http.password>\`, ` +
+        `and \`GET ${POLL_PATHS.history}\` (the live history view's tick, the first without \`after\`; the dashboard shows one of the two views at a time, so this is more than it asks), both with \`Authorization: Bearer <http.password>\`, ` +
         `and, as Prometheus would, \`GET ${POLL_PATHS.metrics}\` every ${METRICS_SCRAPE_MS / 1000} s; over keep-alive connections, each kind ` +
         'of poll skipping its tick while its previous request is still unanswered, as the dashboard does. It polls through the warm-up ' +
         'too, and counts the measured window only: requests, failures (no answer within 10 s, a status other than 200, or an answer ' +
