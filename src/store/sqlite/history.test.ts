@@ -312,6 +312,8 @@ test('maintenance deletes old and excess records with their symbol and recipient
   const report = await store.maintenance({ now, historyMaxAge: 7 * 86_400, historyMaxRecords: 3 });
   assert.equal(report.removedHistory, 2);
   assert.deepEqual((await store.history.query({})).map((r) => r.id), [5, 4, 3]);
+  // A search (here by symbol) brings the search tables up to date before it reads them.
+  assert.deepEqual((await store.history.query({ symbol: 'A' })).map((r) => r.id), [5, 4, 3]);
   const db = openDatabaseFile(join(dir, DATABASE_FILE), 1000);
   try {
     const rows = (sql: string) => db.prepare(sql).raw().all();

@@ -360,7 +360,9 @@ export class SqliteHistoryStore implements HistoryStore {
 
   async query(filter: HistoryFilter): Promise<ResultRecord[]> {
     const limit = checkCount('limit', filter.limit ?? DEFAULT_LIMIT);
-    await this.readable();
+    // Only a search through the search tables needs them up to date (a live view's page does not).
+    if (DRIVERS.some((driver) => filterValue(filter, driver) !== undefined)) await this.readable();
+    else await this.queue.sync();
     const range = this.idRange(filter);
     if (!range || limit === 0) return [];
     const { sql, params } = buildQuery(filter, this.chooseDriver(filter, range.low, range.high), range.low, range.high, limit);
