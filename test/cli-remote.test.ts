@@ -16,6 +16,7 @@ import { startRempart, type RempartInstance } from './helpers/daemon.js';
 import { freePort } from './helpers/ports.js';
 import { PolicyClient } from './helpers/policy-client.js';
 import { rempartCli } from './helpers/paths.js';
+import { learnableHam as ham, learnableSpam as spam } from './helpers/message-builder.js';
 
 const PASSWORD = 'correct horse battery staple';
 const READONLY = 'just looking';
@@ -70,30 +71,6 @@ function same(...args: string[]): Result {
   );
   return there;
 }
-
-const spam = (n: number): string =>
-  [
-    'From: "Best Deals" <deals@spam.example>',
-    'To: bob@example.org',
-    `Subject: Cheap viagra offer ${n}`,
-    'Date: Mon, 30 Nov 2026 06:00:00 +0000',
-    `Message-ID: <offer-${n}@spam.example>`,
-    '',
-    `Buy cheap viagra now, the best offer of the year, only $${n}9.99 today.`,
-    '',
-  ].join('\n');
-
-const ham = (n: number): string =>
-  [
-    'From: Alice <alice@example.net>',
-    'To: bob@example.org',
-    `Subject: Meeting minutes ${n}`,
-    'Date: Mon, 30 Nov 2026 07:00:00 +0000',
-    `Message-ID: <minutes-${n}@example.net>`,
-    '',
-    `Here are the minutes of meeting number ${n}; the budget review moves to Thursday.`,
-    '',
-  ].join('\n');
 
 before(async () => {
   const made = run(['passwd'], { input: `${PASSWORD}\n` });

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rempartCli } from './helpers/paths.js';
 import { SqliteStore } from '../src/store/sqlite/store.js';
+import { learnableHam as ham, learnableSpam as spam } from './helpers/message-builder.js';
 
 const cli = process.env.REMPART_CLI ?? rempartCli;
 
@@ -29,30 +30,6 @@ function setUp(t: { after: (fn: () => void) => void }): { dir: string; run: Run;
   };
   return { dir, run, store };
 }
-
-const spam = (n: number): string =>
-  [
-    'From: "Best Deals" <deals@spam.example>',
-    'To: bob@example.org',
-    `Subject: Cheap viagra offer ${n}`,
-    'Date: Mon, 30 Nov 2026 06:00:00 +0000',
-    `Message-ID: <offer-${n}@spam.example>`,
-    '',
-    `Buy cheap viagra now, the best offer of the year, only $${n}9.99 today.`,
-    '',
-  ].join('\n');
-
-const ham = (n: number): string =>
-  [
-    'From: Alice <alice@example.net>',
-    'To: bob@example.org',
-    `Subject: Meeting minutes ${n}`,
-    'Date: Mon, 30 Nov 2026 07:00:00 +0000',
-    `Message-ID: <minutes-${n}@example.net>`,
-    '',
-    `Here are the minutes of meeting number ${n}; the budget review moves to Thursday.`,
-    '',
-  ].join('\n');
 
 const mbox = (messages: string[]): string => messages.map((m, i) => `From sender@example.net Mon Nov 30 06:00:0${i} 2026\n${m}\n`).join('');
 

@@ -75,3 +75,29 @@ export function contentEnvironment(yaml = '', options: { dns?: DnsResolver; line
     log: createLogger('info', 'text', { write: (line: string) => lines.push(line) }).log,
   };
 }
+
+/** The n-th of a series of short spam messages for learning tests (raw text). */
+export const learnableSpam = (n: number): string =>
+  [
+    'From: "Best Deals" <deals@spam.example>',
+    'To: bob@example.org',
+    `Subject: Cheap viagra offer ${n}`,
+    'Date: Mon, 30 Nov 2026 06:00:00 +0000',
+    `Message-ID: <offer-${n}@spam.example>`,
+    '',
+    `Buy cheap viagra now, the best offer of the year, only $${n}9.99 today.`,
+    '',
+  ].join('\n');
+
+/** The n-th of a series of short ham messages for learning tests (raw text). */
+export const learnableHam = (n: number): string =>
+  [
+    'From: Alice <alice@example.net>',
+    'To: bob@example.org',
+    `Subject: Meeting minutes ${n}`,
+    'Date: Mon, 30 Nov 2026 07:00:00 +0000',
+    `Message-ID: <minutes-${n}@example.net>`,
+    '',
+    `Here are the minutes of meeting number ${n}; the budget review moves to Thursday.`,
+    '',
+  ].join('\n');
