@@ -200,7 +200,7 @@ interface RempartRun extends ToolRun {
 }
 
 async function runRempart(train: SplitMessage[], test: SplitMessage[], params: ClassifierParams, directory: string): Promise<RempartRun> {
-  const store = openStore({ backend: 'sqlite', path: directory, maintenance_interval: STORE_MAINTENANCE_S, timeout: STORE_TIMEOUT_S });
+  const store = openStore({ ...parseConfigText('', 'bench').store, backend: 'sqlite', path: directory, maintenance_interval: STORE_MAINTENANCE_S, timeout: STORE_TIMEOUT_S });
   try {
     const learnOutcomes: Partial<Record<LearnOutcome, number>> = {};
     const trainStart = performance.now();

@@ -3,7 +3,7 @@
 // API (remote.ts). Lifting a ban also forgets the address's strikes.
 import { BanMatcher } from '../lists/matcher.js';
 import { canonicalNetwork } from '../lists/entry.js';
-import { openStore } from '../store/open.js';
+import { openCommandStore } from '../store/open.js';
 import type { Ban } from '../store/types.js';
 import { configOption, loadConfigOrExit, parseCommandArgs, UsageError } from './common.js';
 import { parseExpiry } from './lists.js';
@@ -42,7 +42,7 @@ export async function bans(args: string[]): Promise<number> {
   const expiresAt = sub === 'add' ? parseExpiry(values.expires, now) : 0;
 
   const remote = remoteFrom(values);
-  const store: CommandStore = remote ? remoteStore(remote) : openStore(loadConfigOrExit(values.config).config.store);
+  const store: CommandStore = remote ? remoteStore(remote) : openCommandStore(loadConfigOrExit(values.config).config.store);
   try {
     switch (sub) {
       case 'list': {

@@ -2,7 +2,7 @@
 // spam and ham messages learned and the distinct tokens, for the global database and each
 // recipient's own (`rempart learn --for`), or for one of them with --for; with --url, those of a
 // running daemon (GET /api/bayes).
-import { openStore } from '../store/open.js';
+import { openCommandStore } from '../store/open.js';
 import { configOption, loadConfigOrExit, parseCommandArgs, UsageError } from './common.js';
 import { scopeName, scopeOption } from './learn.js';
 import { remoteFrom, remoteOptions } from './remote.js';
@@ -18,7 +18,7 @@ export async function bayes(args: string[]): Promise<number> {
   if (positionals.length > 0) throw new UsageError(`bayes stats takes no arguments but options\n${bayesUsage}`);
   const only = values.for === undefined ? undefined : scopeOption(values.for);
   const remote = remoteFrom(values);
-  const store: CommandStore = remote ? remoteStore(remote) : openStore(loadConfigOrExit(values.config).config.store);
+  const store: CommandStore = remote ? remoteStore(remote) : openCommandStore(loadConfigOrExit(values.config).config.store);
   try {
     const scopes = only !== undefined ? [only] : await store.bayes.scopes();
     if (scopes.length === 0) scopes.push(''); // a fresh store: show the empty global database

@@ -1,7 +1,7 @@
 // `rempart greylist list|flush|stats`: inspect and clear the greylist tables directly in the store
 // (safe while the daemon runs: SQLite WAL), or with --url through a running daemon's HTTP API
 // (remote.ts; the statistics then use the daemon's auto-allow threshold).
-import { openStore } from '../store/open.js';
+import { openCommandStore } from '../store/open.js';
 import type { TripletRow } from '../store/types.js';
 import { CommandFailure, configOption, loadConfigOrExit, parseCommandArgs, UsageError } from './common.js';
 import { remoteFrom, remoteOptions, type RemoteApi } from './remote.js';
@@ -46,7 +46,7 @@ export async function greylist(args: string[]): Promise<number> {
   if (values.waiting && values.passed) throw new UsageError('--waiting and --passed exclude each other');
   const remote = remoteFrom(values);
   const config = remote ? undefined : loadConfigOrExit(values.config).config;
-  const store: CommandStore = remote ? remoteStore(remote) : openStore(config!.store);
+  const store: CommandStore = remote ? remoteStore(remote) : openCommandStore(config!.store);
   try {
     switch (sub) {
       case 'list': {

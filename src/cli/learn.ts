@@ -16,7 +16,7 @@ import { parseRecipient } from '../lists/entry.js';
 import { messageTokens } from '../scan/learn-message.js';
 import { messageDigest } from '../scan/message-digest.js';
 import { messagesFrom, totalBytes } from '../scan/sources.js';
-import { openStore } from '../store/open.js';
+import { openCommandStore } from '../store/open.js';
 import type { BayesClass, BayesCounts, LearnOutcome, Store } from '../store/types.js';
 import { BogofilterDump, parseDumpLine } from './bogofilter.js';
 import { configOption, loadConfigOrExit, parseCommandArgs, UsageError } from './common.js';
@@ -100,7 +100,7 @@ interface Learner {
 
 /** Parses and tokenizes each message here (one after the other) and learns its tokens into the store. */
 function localLearner(config: Config, scope: string, kind: BayesClass, unlearn: boolean): Learner {
-  const store = openStore(config.store, (error) => process.stderr.write(`rempart: store: ${(error as Error).message}\n`));
+  const store = openCommandStore(config.store, (error) => process.stderr.write(`rempart: store: ${(error as Error).message}\n`));
   return {
     parallel: LEARNS_IN_FLIGHT,
     async prepare(raw) {
@@ -205,7 +205,7 @@ async function importBogofilter(config: Config, scope: string, file: string): Pr
     process.stderr.write(`rempart: cannot read ${file}: ${(error as Error).message}\n`);
     return 1;
   }
-  const store = openStore(config.store, (error) => process.stderr.write(`rempart: store: ${(error as Error).message}\n`));
+  const store = openCommandStore(config.store, (error) => process.stderr.write(`rempart: store: ${(error as Error).message}\n`));
   try {
     await importDump(store, scope, dump);
     const { read, skipped, merged, special } = dump.tally;

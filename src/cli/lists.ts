@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { parseListValue, parseRecipient, reasonText } from '../lists/entry.js';
 import { parseExpiry as parseExpiryText } from '../lists/expiry.js';
-import { openStore } from '../store/open.js';
+import { openCommandStore } from '../store/open.js';
 import type { ListEntry, ListEntryInput, ListKind } from '../store/types.js';
 import { configOption, loadConfigOrExit, parseCommandArgs, UsageError } from './common.js';
 import { remoteFrom, remoteOptions } from './remote.js';
@@ -149,7 +149,7 @@ export async function lists(kind: ListKind, args: string[]): Promise<number> {
   }
 
   const remote = remoteFrom(values);
-  const store: CommandStore = remote ? remoteStore(remote) : openStore(loadConfigOrExit(values.config).config.store);
+  const store: CommandStore = remote ? remoteStore(remote) : openCommandStore(loadConfigOrExit(values.config).config.store);
   try {
     switch (sub) {
       case 'add':

@@ -3,7 +3,7 @@
 // SQLite WAL; the daemon picks changes up within a second).
 import { readFileSync } from 'node:fs';
 import { parseRecipientEntry } from '../lists/entry.js';
-import { openStore } from '../store/open.js';
+import { openCommandStore } from '../store/open.js';
 import type { RecipientEntry, RecipientInput } from '../store/types.js';
 import { configOption, loadConfigOrExit, parseCommandArgs, UsageError } from './common.js';
 import { currentUser } from './lists.js';
@@ -94,7 +94,7 @@ export async function recipients(args: string[]): Promise<number> {
   }
 
   const { config } = loadConfigOrExit(values.config);
-  const store = openStore(config.store);
+  const store = openCommandStore(config.store);
   try {
     switch (sub) {
       case 'add':

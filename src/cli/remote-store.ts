@@ -281,6 +281,14 @@ export class RemoteBayes implements BayesStore {
   importCounts(): Promise<never> {
     return unavailable('importing counts (learn --import-bogofilter)');
   }
+
+  dump(): Promise<never> {
+    return unavailable('reading a whole token database (store copy)');
+  }
+
+  importDigests(): Promise<never> {
+    return unavailable('importing learned digests (store copy)');
+  }
 }
 
 export interface RemoteStore extends CommandStore {

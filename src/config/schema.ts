@@ -53,12 +53,36 @@ const logSchema = z
   })
   .prefault({});
 
+/** "host:port" or "[ipv6]:port" of a Redis node or Sentinel. */
+const redisNode = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, { message: 'expected "host:port" such as 10.0.0.5:26379' });
+
+const redisSchema = z
+  .strictObject({
+    url: z
+      .string()
+      .regex(/^rediss?:\/\/\S*$/, { message: 'expected a redis:// or rediss:// URL such as redis://127.0.0.1:6379/0' })
+      .default('redis://127.0.0.1:6379/0')
+      .describe('server, database number and credentials (redis://[user:password@]host:port/db; rediss:// for TLS); with sentinels or cluster, only credentials, TLS and database are taken from it'),
+    prefix: z.string().max(64).default('rempart:').describe('prefix of every key, so several sites or test runs can share one Redis'),
+    sentinels: z.array(redisNode).default([]).describe('Redis Sentinel addresses; when set, the master named sentinel_name is found through them'),
+    sentinel_name: z.string().min(1).default('mymaster').describe('name of the master the sentinels watch'),
+    cluster: z.array(redisNode).default([]).describe('Redis Cluster seed nodes; when set, Rempart talks to the cluster (keys of one entry share a hash tag)'),
+    connect_timeout: duration('5s', 0.1, 300).describe('deadline of one connection attempt'),
+    max_reconnect_delay: duration('10s', 0.1, 600).describe('longest wait between reconnection attempts (backoff from 100 ms, doubling)'),
+  })
+  .prefault({});
+
 const storeSchema = z
   .strictObject({
-    backend: z.enum(['sqlite']).default('sqlite').describe('storage engine (sqlite; redis arrives with clustering)'),
+    backend: z.enum(['sqlite', 'redis']).default('sqlite').describe('storage engine: sqlite (embedded, one host) or redis (shared by several MX hosts)'),
     path: z.string().min(1).optional().describe('directory of the SQLite database; default /var/lib/rempart, or ~/.local/state/rempart when that is not writable'),
+    redis: redisSchema.describe('the Redis server when backend is redis'),
     maintenance_interval: duration('1h', 10, 86400 * 7).describe('how often expired entries are removed'),
     timeout: duration('2s', 0.05, 60).describe('deadline for one store operation; past it the request fails open'),
+    unavailable_action: z
+      .enum(['accept', 'defer'])
+      .default('accept')
+      .describe('answer while the store cannot be reached: accept (checks that need it count as no finding) or defer (451 4.3.0, the sender retries later)'),
   })
   .prefault({});
 

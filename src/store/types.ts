@@ -1,4 +1,5 @@
-// The storage interfaces every backend implements (SQLite now, Redis for clusters later).
+// The storage interfaces every backend implements (SQLite, the embedded default; Redis for clusters).
+// conformance.test.ts runs one suite of their contract against both.
 // Semantics are kept Redis-friendly: each update is an atomic read-modify-write of one key with a
 // pure update function, and every entry carries an expiry time (a TTL in Redis).
 import type { ResultRecord } from '../core/result.js';
@@ -24,6 +25,8 @@ export interface TripletLabels {
 export interface TripletRow extends TripletState {
   key: string;
   labels?: TripletLabels;
+  /** When the entry expires, seconds since the epoch (for `rempart store copy`). */
+  expiresAt: number;
 }
 
 /** An auto-allow candidate: how many triplets of this client passed, counted at most once an hour. */
@@ -35,6 +38,8 @@ export interface ClientState {
 
 export interface ClientRow extends ClientState {
   key: string;
+  /** When the entry expires, seconds since the epoch. */
+  expiresAt: number;
 }
 
 /** The result of an update function: the value to store (undefined: delete; the very object it was given: no write) and what to return. */
@@ -365,6 +370,17 @@ export interface BayesStore {
   importCounts(scope: string, rows: ReadonlyArray<{ token: string; spam: number; ham: number; lastSeen: number }>, messages: { spam: number; ham: number }): Promise<void>;
   /** Scopes that have a database, '' (global) included when it has anything. */
   scopes(): Promise<string[]>;
+  /** Everything of one scope, for `rempart store copy`: counts, tokens and the learned messages' digests. */
+  dump(scope: string): Promise<BayesDump>;
+  /** Stores the digests of learned messages as they are (after importCounts, by `rempart store copy`). */
+  importDigests(scope: string, digests: BayesDump['digests']): Promise<void>;
+}
+
+export interface BayesDump {
+  messages: { spam: number; ham: number };
+  tokens: { token: string; spam: number; ham: number; lastSeen: number }[];
+  /** The learned messages, so that a copy still counts a message learned twice once. */
+  digests: { digest: string; kind: BayesClass }[];
 }
 
 export interface MaintenanceLimits {
@@ -387,6 +403,15 @@ export interface MaintenanceReport {
   durationMs: number;
 }
 
+/** Whether the store can be reached (SQLite: always), for /health, /metrics and the dashboard. */
+export interface StoreStatus {
+  available: boolean;
+  /** When the state last changed, ms since the epoch. */
+  since: number;
+  /** The last connection error while unavailable. */
+  error?: string;
+}
+
 export interface Store {
   readonly greylist: GreylistStore;
   readonly history: HistoryStore;
@@ -399,5 +424,6 @@ export interface Store {
   maintenance(limits: MaintenanceLimits): Promise<MaintenanceReport>;
   /** One line for the start-up log, e.g. "sqlite /var/lib/rempart/rempart.db". */
   describe(): string;
+  status(): StoreStatus;
   close(): Promise<void>;
 }

@@ -1,13 +1,13 @@
 // The Bayesian filter's writes, run on the SQLite writer thread (writer-worker.ts): learning and
 // unlearning messages (idempotent by digest: a message learned twice counts once, learned as the
-// other class it moves), adding imported counts, and expiring tokens not learned for a while. Each
-// token's new counts are computed here from the stored ones, so counts never go below 0, a token
-// left at 0/0 is deleted, and bayes_scopes.tokens stays equal to the scope's token rows. Every
-// transaction that changes something bumps meta.bayes_version, which readers watch to drop the
-// counts they cached (bayes.ts).
+// other class it moves), adding imported counts and copied digests (`store copy`), and expiring
+// tokens not learned for a while. Each token's new counts are computed here from the stored ones,
+// so counts never go below 0, a token left at 0/0 is deleted, and bayes_scopes.tokens stays equal
+// to the scope's token rows. Every transaction that changes a count bumps meta.bayes_version,
+// which readers watch to drop the counts they cached (bayes.ts).
 import type { Db } from './database.js';
 import { BAYES_VERSION } from './rows.js';
-import type { BayesImportRow, BayesLearnWrite } from './writer-protocol.js';
+import type { BayesDigestRow, BayesImportRow, BayesLearnWrite } from './writer-protocol.js';
 import type { BayesClass, LearnOutcome } from '../types.js';
 
 /** Expiry scans the tokens (and learned messages) in key order, this many rows per transaction. */
@@ -37,6 +37,7 @@ export class BayesWriter {
   private readonly bumpVersion;
   private readonly learnBatch;
   private readonly importBatch;
+  private readonly importDigestBatch;
 
   constructor(private readonly db: Db) {
     this.createScope = db.prepare('INSERT INTO bayes_scopes (scope) VALUES (?) ON CONFLICT(scope) DO NOTHING');
@@ -83,6 +84,11 @@ export class BayesWriter {
       this.addToScope.run(messages.spam, messages.ham, added, scopeId);
       return this.bumpVersion.get() as number;
     });
+    this.importDigestBatch = db.transaction((scope: string, digests: BayesDigestRow[], learnedAt: number): number => {
+      const scopeId = this.scopeId(scope, true)!;
+      for (const [digest, kind] of digests) this.putMessage.run(scopeId, digest, kind, learnedAt);
+      return digests.length;
+    });
   }
 
   /**
@@ -96,6 +102,14 @@ export class BayesWriter {
   /** Adds imported counts (and message counts) in one transaction; returns the version it bumped meta.bayes_version to. */
   import(scope: string, rows: BayesImportRow[], messages: { spam: number; ham: number }): number {
     return this.importBatch(scope, rows, messages);
+  }
+
+  /**
+   * Stores learned messages' digests as they are (`store copy`, after the counts were imported), in
+   * one transaction; no version bump, since no token count changes. Returns how many were stored.
+   */
+  importDigests(scope: string, digests: BayesDigestRow[], learnedAt: number): number {
+    return this.importDigestBatch(scope, digests, learnedAt);
   }
 
   /**

@@ -11,8 +11,8 @@ import { LruCache } from '../../core/lru.js';
 import type { Db } from './database.js';
 import { BAYES_VERSION } from './rows.js';
 import type { SqliteWriter } from './writer.js';
-import type { BayesImportRow, BayesLearnWrite } from './writer-protocol.js';
-import type { BayesCounts, BayesStore, LearnInput, LearnOutcome, TokenCounts } from '../types.js';
+import type { BayesDigestRow, BayesImportRow, BayesLearnWrite } from './writer-protocol.js';
+import type { BayesCounts, BayesDump, BayesStore, LearnInput, LearnOutcome, TokenCounts } from '../types.js';
 
 /** Missing tokens are read with `token IN (?, ...)` queries of these sizes (in tokens), the smallest that fits; a chunk shorter than its query repeats its first token. */
 const LOOKUP_QUERY_SIZES = [10, 30, 100] as const;
@@ -55,6 +55,8 @@ export class SqliteBayesStore implements BayesStore {
   private readonly getScopeId;
   private readonly getCounts;
   private readonly getScopes;
+  private readonly dumpTokens;
+  private readonly dumpDigests;
   /** `token IN (...)` queries by size (LOOKUP_QUERY_SIZES). */
   private readonly lookupQueries;
 
@@ -66,6 +68,13 @@ export class SqliteBayesStore implements BayesStore {
     this.getScopeId = db.prepare('SELECT id FROM bayes_scopes WHERE scope = ?').pluck();
     this.getCounts = db.prepare('SELECT spam_messages AS spamMessages, ham_messages AS hamMessages, tokens FROM bayes_scopes WHERE scope = ?');
     this.getScopes = db.prepare('SELECT scope FROM bayes_scopes WHERE spam_messages > 0 OR ham_messages > 0 OR tokens > 0 ORDER BY scope').pluck();
+    this.dumpTokens = db.prepare(
+      `SELECT t.token, t.spam, t.ham, t.last_learned AS lastSeen FROM bayes_tokens t JOIN bayes_scopes s ON s.id = t.scope_id
+       WHERE s.scope = ? ORDER BY t.token`,
+    );
+    this.dumpDigests = db.prepare(
+      `SELECT m.digest, m.class AS kind FROM bayes_messages m JOIN bayes_scopes s ON s.id = m.scope_id WHERE s.scope = ? ORDER BY m.digest`,
+    );
     this.lookupQueries = LOOKUP_QUERY_SIZES.map((size) => ({
       size,
       query: db.prepare(`SELECT token, spam, ham FROM bayes_tokens WHERE scope_id = ? AND token IN (${Array(size).fill('?').join(', ')})`).raw(),
@@ -153,6 +162,32 @@ export class SqliteBayesStore implements BayesStore {
       const last = start + IMPORT_BATCH_ROWS >= tuples.length;
       const reply = await this.writer.send({ kind: 'bayesImport', scope: normalised, rows: batch, messages: last ? messageCounts : { spam: 0, ham: 0 } });
       this.afterWrite(reply.bayesVersion!, undefined);
+    }
+  }
+
+  /** Everything of one scope, tokens and digests in key order; the learns of this process asked before it are in. */
+  async dump(scope: string): Promise<BayesDump> {
+    await this.sync();
+    const normalised = normalisedScope(scope);
+    const { spamMessages, hamMessages } = await this.counts(normalised);
+    return {
+      messages: { spam: spamMessages, ham: hamMessages },
+      tokens: this.dumpTokens.all(normalised) as BayesDump['tokens'],
+      digests: this.dumpDigests.all(normalised) as BayesDump['digests'],
+    };
+  }
+
+  /** Stores learned messages' digests (learned now, as their time is not copied), IMPORT_BATCH_ROWS per transaction. */
+  async importDigests(scope: string, digests: BayesDump['digests']): Promise<void> {
+    const rows: BayesDigestRow[] = digests.map(({ digest, kind }) => {
+      if (kind !== 'spam' && kind !== 'ham') throw new Error(`importDigests: the class must be spam or ham, not ${JSON.stringify(kind)}`);
+      if (!digest) throw new Error('importDigests: a message digest is empty');
+      return [digest, kind];
+    });
+    const normalised = normalisedScope(scope);
+    const learnedAt = Math.floor(Date.now() / 1000); // s
+    for (let start = 0; start < rows.length; start += IMPORT_BATCH_ROWS) {
+      await this.writer.send({ kind: 'bayesImportDigests', scope: normalised, digests: rows.slice(start, start + IMPORT_BATCH_ROWS), learnedAt });
     }
   }
 

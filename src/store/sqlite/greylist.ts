@@ -31,11 +31,12 @@ interface TripletDbRow {
   last_seen: number;
   attempts: number;
   passed_at: number;
+  expires_at: number;
 }
 
 function toTriplet(row: TripletDbRow): TripletRow {
   const labels = row.client_net !== null ? { clientNet: row.client_net, sender: row.sender ?? '', recipient: row.recipient ?? '' } : undefined;
-  return { key: row.key, labels, firstSeen: row.first_seen, lastSeen: row.last_seen, attempts: row.attempts, passedAt: row.passed_at };
+  return { key: row.key, labels, firstSeen: row.first_seen, lastSeen: row.last_seen, attempts: row.attempts, passedAt: row.passed_at, expiresAt: row.expires_at };
 }
 
 /** Entries kept in memory, triplets and clients each: 20,000 to 40,000 of about 200 bytes (under 8 MB each). */
@@ -110,7 +111,7 @@ export class SqliteGreylistStore implements GreylistStore {
     if (queued !== undefined) return queued?.state;
     const cached = this.triplets.get(key);
     if (cached) return cached;
-    const row = this.getTriplet.get(key) as Omit<TripletDbRow, 'key' | 'client_net' | 'sender' | 'recipient'> | undefined;
+    const row = this.getTriplet.get(key) as Omit<TripletDbRow, 'key' | 'client_net' | 'sender' | 'recipient' | 'expires_at'> | undefined;
     if (!row) return undefined;
     const state = { firstSeen: row.first_seen, lastSeen: row.last_seen, attempts: row.attempts, passedAt: row.passed_at };
     this.triplets.set(key, state);
@@ -171,7 +172,7 @@ export class SqliteGreylistStore implements GreylistStore {
     }
     if (filter.waiting === true) where.push('passed_at = 0');
     if (filter.waiting === false) where.push('passed_at > 0');
-    const sql = `SELECT key, client_net, sender, recipient, first_seen, last_seen, attempts, passed_at FROM greylist_triplets
+    const sql = `SELECT key, client_net, sender, recipient, first_seen, last_seen, attempts, passed_at, expires_at FROM greylist_triplets
       ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY last_seen DESC LIMIT ? OFFSET ?`;
     params.push(filter.limit ?? 100, filter.offset ?? 0);
     return (this.db.prepare(sql).all(...params) as TripletDbRow[]).map(toTriplet);
@@ -180,9 +181,9 @@ export class SqliteGreylistStore implements GreylistStore {
   async listClients(limit: number, offset: number): Promise<ClientRow[]> {
     await this.queue.sync();
     const rows = this.db
-      .prepare('SELECT key, passes, last_seen FROM greylist_clients ORDER BY last_seen DESC LIMIT ? OFFSET ?')
-      .all(limit, offset) as { key: string; passes: number; last_seen: number }[];
-    return rows.map((r) => ({ key: r.key, passes: r.passes, lastSeen: r.last_seen }));
+      .prepare('SELECT key, passes, last_seen, expires_at FROM greylist_clients ORDER BY last_seen DESC LIMIT ? OFFSET ?')
+      .all(limit, offset) as { key: string; passes: number; last_seen: number; expires_at: number }[];
+    return rows.map((r) => ({ key: r.key, passes: r.passes, lastSeen: r.last_seen, expiresAt: r.expires_at }));
   }
 
   async flushTriplets(filter: Pick<TripletFilter, 'search'>): Promise<number> {

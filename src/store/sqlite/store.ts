@@ -13,7 +13,7 @@ import { SqliteListStore } from './lists.js';
 import { SqliteRecipientStore } from './recipients.js';
 import { SqliteStrikeStore } from './strikes.js';
 import { SqliteWriter } from './writer.js';
-import type { MaintenanceLimits, MaintenanceReport, Store } from '../types.js';
+import type { MaintenanceLimits, MaintenanceReport, Store, StoreStatus } from '../types.js';
 
 export class SqliteStore implements Store {
   readonly greylist: SqliteGreylistStore;
@@ -26,6 +26,7 @@ export class SqliteStore implements Store {
   private readonly db: Db;
   private readonly writer: SqliteWriter;
   private readonly queue: CommitQueue;
+  private readonly openedAt = Date.now();
 
   constructor(
     private readonly directory: string,
@@ -42,6 +43,11 @@ export class SqliteStore implements Store {
     this.strikes = new SqliteStrikeStore(this.db, this.queue, this.writer);
     this.recipients = new SqliteRecipientStore(this.db, this.writer);
     this.bayes = new SqliteBayesStore(this.db, this.writer);
+  }
+
+  /** An embedded database is always there. */
+  status(): StoreStatus {
+    return { available: true, since: this.openedAt };
   }
 
   describe(): string {

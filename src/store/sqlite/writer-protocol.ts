@@ -3,7 +3,7 @@
 // checkpoint or a maintenance pass.
 import type { ResultRecord } from '../../core/result.js';
 import type {
-  Ban, ClientState, LearnInput, LearnOutcome, ListEntry, ListEntryInput, ListSelector, MaintenanceLimits, MaintenanceReport,
+  Ban, BayesClass, ClientState, LearnInput, LearnOutcome, ListEntry, ListEntryInput, ListSelector, MaintenanceLimits, MaintenanceReport,
   RecipientEntry, RecipientInput, TripletLabels, TripletState,
 } from '../types.js';
 
@@ -37,6 +37,9 @@ export type BayesLearnWrite = LearnInput & { scope: string };
 /** Imported token counts as positional values: token, spam count, ham count, last seen (seconds since the epoch). */
 export type BayesImportRow = [token: string, spam: number, ham: number, lastSeen: number];
 
+/** A learned message's digest as positional values: digest, the class it was learned as. */
+export type BayesDigestRow = [digest: string, kind: BayesClass];
+
 /** A history record as positional values (no repeated key names): cheaper to serialise by the thousand. */
 export type HistoryTuple = [
   time: number, node: string, protocol: string, stage: string, clientAddress: string, clientName: string, helo: string,
@@ -66,6 +69,8 @@ export type WriterRequest =
   | { id: number; kind: 'flushClients' }
   | { id: number; kind: 'bayesLearn'; items: BayesLearnWrite[] }
   | { id: number; kind: 'bayesImport'; scope: string; rows: BayesImportRow[]; messages: { spam: number; ham: number } }
+  /** Learned messages' digests as they are (`store copy`), learned at `learnedAt` (seconds since the epoch). */
+  | { id: number; kind: 'bayesImportDigests'; scope: string; digests: BayesDigestRow[]; learnedAt: number }
   | { id: number; kind: 'maintenance'; limits: MaintenanceLimits }
   /** Fill the history's search tables now (before a read). */
   | { id: number; kind: 'historyIndex' };

@@ -188,6 +188,8 @@ class Writer {
       }
       case 'bayesImport':
         return { id: request.id, ok: true, bayesVersion: this.bayes.import(request.scope, request.rows, request.messages) };
+      case 'bayesImportDigests':
+        return { id: request.id, ok: true, changes: this.bayes.importDigests(request.scope, request.digests, request.learnedAt) };
       case 'maintenance':
         return { id: request.id, ok: true, report: this.maintenance(request.limits) };
     }

@@ -1,0 +1,389 @@
+// Greylist triplets and auto-allow clients on Redis (GreylistStore). Each entry is one string key
+// holding its state compactly, with a TTL at its expiry (EXAT). An update is an optimistic
+// compare-and-set: GET the value, run the pure update function, then a Lua script writes (or
+// deletes) only if the value is still the one read, else hands back the value now stored and the
+// update runs again on it after a short random wait (at most MAX_UPDATE_ATTEMPTS times, then it
+// throws). The request path thus costs one round trip when nothing changes and two when it writes.
+// Updates of one key within this process run one after the other, so only other hosts can make a
+// compare-and-set fail.
+// Index sorted sets, written in the same script as the entry, serve listing (by last sighting),
+// stats (live entries counted with ZCOUNT over their expiry, no walk) and maintenance (by expiry);
+// an entry gone through its TTL stays in the indexes until maintenance removes it.
+//
+// Keys (area `greylist`, one hash tag):
+//   {greylist}:triplet:<key>         string  "firstSeen:lastSeen:attempts:passedAt:expiresAt", then
+//                                            "\n<clientNet>\n<sender>\n<recipient>" unless in privacy
+//                                            mode; TTL: EXAT expiresAt (none when 0)
+//   {greylist}:triplets:by-seen      zset    triplet key → lastSeen (listing, newest first)
+//   {greylist}:triplets:by-expiry    zset    triplet key → expiresAt (+inf: never); every stored triplet
+//   {greylist}:triplets:waiting      zset    triplet key → expiresAt, only triplets not yet passed
+//   {greylist}:client:<key>          string  "passes:lastSeen:expiresAt"; TTL: EXAT expiresAt
+//   {greylist}:clients:by-seen       zset    client key → lastSeen
+//   {greylist}:clients:by-expiry     zset    client key → expiresAt (+inf: never)
+//   {greylist}:clients:by-passes     zset    client key → passes (auto-allowed count)
+// No TTL on the indexes: maintenance prunes members whose expiry passed, in batches.
+import type { RedisContext, PartialReport } from './context.js';
+import { foldAscii } from './lists.js';
+import { RedisScript } from './script.js';
+import type {
+  ClientRow,
+  ClientState,
+  GreylistStats,
+  GreylistStore,
+  MaintenanceLimits,
+  TripletFilter,
+  TripletLabels,
+  TripletRow,
+  TripletState,
+  Update,
+} from '../types.js';
+
+/** Compare-and-set attempts of one update before it gives up (other hosts kept changing the entry). */
+const MAX_UPDATE_ATTEMPTS = 8;
+/**
+ * The longest random wait before the second attempt, in ms; it doubles for each later one (at most
+ * 128 ms before the last, about 250 ms in all: well within the store's deadline). Updates rarely
+ * collide for long: an update function seeing the state another host just wrote mostly writes nothing.
+ */
+const RETRY_SPREAD_MS = 2;
+/** Index members read, or entries removed, per round trip when listing, flushing and in maintenance. */
+const BATCH_ENTRIES = 1000;
+/** Default page size of listTriplets, as the SQLite store's. */
+const DEFAULT_LIST_LIMIT = 100;
+
+// Writes or deletes one entry and its index members if the entry still holds what was read.
+// KEYS: entry, by-seen, by-expiry, extra index (waiting triplets / clients by passes).
+// ARGV: expected value ('' = absent), new value ('' = delete), expiresAt (s, 0 = never), lastSeen (s),
+//       score in the extra index ('' = not a member), index member.
+// Returns 1 when written, else the value now stored ('' when absent).
+const PUT_ENTRY = new RedisScript(`
+local current = redis.call('GET', KEYS[1]) or ''
+if current ~= ARGV[1] then return current end
+local member = ARGV[6]
+if ARGV[2] == '' then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], member)
+  redis.call('ZREM', KEYS[3], member)
+  redis.call('ZREM', KEYS[4], member)
+  return 1
+end
+local expiresAt = tonumber(ARGV[3])
+if expiresAt > 0 then
+  redis.call('SET', KEYS[1], ARGV[2], 'EXAT', math.ceil(expiresAt))
+else
+  redis.call('SET', KEYS[1], ARGV[2])
+end
+redis.call('ZADD', KEYS[2], ARGV[4], member)
+redis.call('ZADD', KEYS[3], expiresAt > 0 and ARGV[3] or '+inf', member)
+if ARGV[5] == '' then
+  redis.call('ZREM', KEYS[4], member)
+else
+  redis.call('ZADD', KEYS[4], ARGV[5], member)
+end
+return 1
+`);
+
+// Removes entries and their index members; with a bound, only those whose expiry (score in by-expiry)
+// is below it, so an entry written again since it was picked stays.
+// KEYS: by-seen, by-expiry, extra index, then one entry key per member.
+// ARGV: bound (s; '' = remove unconditionally), then the members in the order of their keys.
+// Returns how many were stored (members of by-expiry) and went.
+const REMOVE_ENTRIES = new RedisScript(`
+local bound = tonumber(ARGV[1])
+local removed = 0
+for i = 2, #ARGV do
+  local member = ARGV[i]
+  local expiry = tonumber(redis.call('ZSCORE', KEYS[2], member) or '')
+  if not bound or (expiry and expiry < bound) then
+    redis.call('DEL', KEYS[i + 2])
+    redis.call('ZREM', KEYS[1], member)
+    removed = removed + redis.call('ZREM', KEYS[2], member)
+    redis.call('ZREM', KEYS[3], member)
+  end
+end
+return removed
+`);
+
+/** The Redis form of a state: its fields joined with ':'. */
+function encodeTriplet(state: TripletState, expiresAt: number): string {
+  return `${state.firstSeen}:${state.lastSeen}:${state.attempts}:${state.passedAt}:${expiresAt}`;
+}
+
+function encodeLabels(labels: TripletLabels | undefined): string {
+  return labels ? `\n${labels.clientNet}\n${labels.sender}\n${labels.recipient}` : '';
+}
+
+function decodeTriplet(key: string, value: string): TripletRow {
+  const newline = value.indexOf('\n');
+  const fields = (newline < 0 ? value : value.slice(0, newline)).split(':').map(Number);
+  const row: TripletRow = { key, firstSeen: fields[0]!, lastSeen: fields[1]!, attempts: fields[2]!, passedAt: fields[3]!, expiresAt: fields[4]! };
+  if (newline >= 0) {
+    const [clientNet = '', sender = '', recipient = ''] = value.slice(newline + 1).split('\n');
+    row.labels = { clientNet, sender, recipient };
+  }
+  return row;
+}
+
+function decodeClient(key: string, value: string): ClientRow {
+  const [passes, lastSeen, expiresAt] = value.split(':').map(Number);
+  return { key, passes: passes!, lastSeen: lastSeen!, expiresAt: expiresAt! };
+}
+
+/** The score of an entry in a by-expiry index: 0 (never) sorts last. */
+const expiryScore = (expiresAt: number): string => (expiresAt > 0 ? String(expiresAt) : '+inf');
+
+const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+
+const yieldToRequests = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** The key layout of one kind of entry (triplets or clients). */
+interface EntryKind {
+  entry: (key: string) => string;
+  bySeen: string;
+  byExpiry: string;
+  /** triplets: the waiting ones; clients: by pass count. */
+  extra: string;
+}
+
+export class RedisGreylistStore implements GreylistStore {
+  private readonly triplets: EntryKind;
+  private readonly clients: EntryKind;
+  /** The last update queued per entry key of this process, so one key's updates run in turn. */
+  private readonly running = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly context: RedisContext) {
+    const { keys } = context;
+    this.triplets = {
+      entry: (key) => keys.key('greylist', 'triplet', key),
+      bySeen: keys.key('greylist', 'triplets', 'by-seen'),
+      byExpiry: keys.key('greylist', 'triplets', 'by-expiry'),
+      extra: keys.key('greylist', 'triplets', 'waiting'),
+    };
+    this.clients = {
+      entry: (key) => keys.key('greylist', 'client', key),
+      bySeen: keys.key('greylist', 'clients', 'by-seen'),
+      byExpiry: keys.key('greylist', 'clients', 'by-expiry'),
+      extra: keys.key('greylist', 'clients', 'by-passes'),
+    };
+  }
+
+  /** Runs `task` once the updates of `id` queued before it in this process are done. */
+  private inTurn<R>(id: string, task: () => Promise<R>): Promise<R> {
+    const previous = this.running.get(id);
+    const result = previous ? previous.then(task, task) : task();
+    const done = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.running.set(id, done);
+    void done.then(() => {
+      if (this.running.get(id) === done) this.running.delete(id);
+    });
+    return result;
+  }
+
+  /**
+   * The compare-and-set loop of one entry: `step` runs the update on the stored value (undefined:
+   * absent) and gives its result and what to write (none: no write; value '' deletes).
+   */
+  private async compareAndSet<R>(
+    kind: EntryKind,
+    key: string,
+    step: (stored: string | undefined) => { result: R; write?: { value: string; expiresAt: number; lastSeen: number; extraScore: string } },
+  ): Promise<R> {
+    const entryKey = kind.entry(key);
+    let stored = (await this.context.redis.get(entryKey)) ?? undefined;
+    for (let attempt = 1; ; attempt++) {
+      const { result, write } = step(stored);
+      if (!write) return result;
+      const reply = await PUT_ENTRY.run(
+        this.context.redis,
+        [entryKey, kind.bySeen, kind.byExpiry, kind.extra],
+        [stored ?? '', write.value, write.expiresAt, write.lastSeen, write.extraScore, key],
+      );
+      if (typeof reply === 'number') return result;
+      if (attempt >= MAX_UPDATE_ATTEMPTS) throw new Error(`greylist entry ${key}: changed by other writers ${attempt} times in a row, update given up`);
+      stored = reply === '' ? undefined : String(reply);
+      // Hosts colliding on this entry spread out: a random wait up to a bound doubling per attempt.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * RETRY_SPREAD_MS * 2 ** (attempt - 1)));
+    }
+  }
+
+  updateTriplet<R>(
+    key: string,
+    labels: TripletLabels | undefined,
+    update: (current: TripletState | undefined) => Update<TripletState, R>,
+    expiresAt: (next: TripletState) => number,
+  ): Promise<R> {
+    return this.inTurn(`t ${key}`, () =>
+      this.compareAndSet(this.triplets, key, (stored) => {
+        const current = stored === undefined ? undefined : decodeTriplet(key, stored);
+        const state = current && { firstSeen: current.firstSeen, lastSeen: current.lastSeen, attempts: current.attempts, passedAt: current.passedAt };
+        const { next, result } = update(state);
+        if (next === state) return { result };
+        if (next === undefined) return { result, write: { value: '', expiresAt: 0, lastSeen: 0, extraScore: '' } };
+        const expiry = expiresAt(next);
+        // The labels stay those stored first, as the SQLite store keeps them.
+        const newline = stored?.indexOf('\n') ?? -1;
+        const storedLabels = stored === undefined ? encodeLabels(labels) : newline >= 0 ? stored.slice(newline) : '';
+        return {
+          result,
+          write: { value: encodeTriplet(next, expiry) + storedLabels, expiresAt: expiry, lastSeen: next.lastSeen, extraScore: next.passedAt === 0 ? expiryScore(expiry) : '' },
+        };
+      }),
+    );
+  }
+
+  updateClient<R>(
+    key: string,
+    update: (current: ClientState | undefined) => Update<ClientState, R>,
+    expiresAt: (next: ClientState) => number,
+  ): Promise<R> {
+    return this.inTurn(`c ${key}`, () =>
+      this.compareAndSet(this.clients, key, (stored) => {
+        const row = stored === undefined ? undefined : decodeClient(key, stored);
+        const current = row && { passes: row.passes, lastSeen: row.lastSeen };
+        const { next, result } = update(current);
+        if (next === current) return { result };
+        if (next === undefined) return { result, write: { value: '', expiresAt: 0, lastSeen: 0, extraScore: '' } };
+        const expiry = expiresAt(next);
+        return { result, write: { value: `${next.passes}:${next.lastSeen}:${expiry}`, expiresAt: expiry, lastSeen: next.lastSeen, extraScore: String(next.passes) } };
+      }),
+    );
+  }
+
+  /**
+   * Entries of `kind` most recently seen first, skipping those gone through their TTL. Unfiltered
+   * (no `keep`), a page starts at rank `offset` of the index, so paging through everything (a store
+   * copy) reads each entry about once; with a filter, the walk starts at the newest and skips
+   * `offset` matches (an admin search).
+   */
+  private async newestFirst<T>(kind: EntryKind, decode: (key: string, value: string) => T, limit: number, offset: number, keep?: (row: T) => boolean): Promise<T[]> {
+    const rows: T[] = [];
+    if (limit <= 0) return rows;
+    const seen = new Set<string>();
+    let skipped = 0;
+    for (let start = keep ? 0 : Math.max(offset, 0); ; start += BATCH_ENTRIES) {
+      const members = await this.context.redis.zrevrange(kind.bySeen, start, start + BATCH_ENTRIES - 1);
+      if (members.length === 0) return rows;
+      const values = await this.context.redis.mget(members.map(kind.entry));
+      for (let i = 0; i < members.length; i++) {
+        const member = members[i]!;
+        const value = values[i];
+        // A member moved by a concurrent write may be met twice.
+        if (value === null || value === undefined || seen.has(member)) continue;
+        seen.add(member);
+        const row = decode(member, value);
+        if (keep && !keep(row)) continue;
+        if (keep && skipped < offset) {
+          skipped++;
+          continue;
+        }
+        rows.push(row);
+        if (rows.length >= limit) return rows;
+      }
+      if (members.length < BATCH_ENTRIES) return rows;
+    }
+  }
+
+  async listTriplets(filter: TripletFilter): Promise<TripletRow[]> {
+    const limit = filter.limit === undefined ? DEFAULT_LIST_LIMIT : filter.limit < 0 ? Infinity : filter.limit;
+    const offset = filter.offset ?? 0;
+    if (!filter.search && filter.waiting === undefined) return this.newestFirst(this.triplets, decodeTriplet, limit, offset);
+    const matches = tripletMatcher(filter.search);
+    return this.newestFirst(this.triplets, decodeTriplet, limit, offset, (row) => (filter.waiting === undefined || (row.passedAt === 0) === filter.waiting) && matches(row.key, row));
+  }
+
+  async listClients(limit: number, offset: number): Promise<ClientRow[]> {
+    return this.newestFirst(this.clients, decodeClient, limit < 0 ? Infinity : limit, offset);
+  }
+
+  /** Removes these entries of `kind` (below `bound` of expiry only, when given); returns how many went. */
+  private async removeEntries(kind: EntryKind, members: string[], bound?: number): Promise<number> {
+    if (members.length === 0) return 0;
+    const reply = await REMOVE_ENTRIES.run(
+      this.context.redis,
+      [kind.bySeen, kind.byExpiry, kind.extra, ...members.map(kind.entry)],
+      [bound === undefined ? '' : bound, ...members],
+    );
+    return Number(reply);
+  }
+
+  /**
+   * Removes every stored entry of `kind` that `matches` accepts (given the entry's value, or
+   * undefined when it went through its TTL), walking the by-expiry index with ZSCAN in batches.
+   */
+  private async removeMatching(kind: EntryKind, matches?: (key: string, value: string | undefined) => boolean): Promise<number> {
+    let removed = 0;
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.context.redis.zscan(kind.byExpiry, cursor, 'COUNT', BATCH_ENTRIES);
+      cursor = next;
+      let members = flat.filter((_, i) => i % 2 === 0);
+      if (matches && members.length > 0) {
+        const values = await this.context.redis.mget(members.map(kind.entry));
+        members = members.filter((member, i) => matches(member, values[i] ?? undefined));
+      }
+      removed += await this.removeEntries(kind, members);
+      if (cursor !== '0') await yieldToRequests();
+    } while (cursor !== '0');
+    return removed;
+  }
+
+  async flushTriplets(filter: Pick<TripletFilter, 'search'>): Promise<number> {
+    if (!filter.search) return this.removeMatching(this.triplets);
+    const matches = tripletMatcher(filter.search);
+    return this.removeMatching(this.triplets, (key, value) => (value === undefined ? key === filter.search : matches(key, decodeTriplet(key, value))));
+  }
+
+  async deleteTriplet(key: string): Promise<number> {
+    return this.removeEntries(this.triplets, [key]);
+  }
+
+  async flushClients(): Promise<number> {
+    return this.removeMatching(this.clients);
+  }
+
+  /**
+   * Counts live entries (expiry after now) from the by-expiry indexes, without a walk. Auto-allowed
+   * clients are counted from the by-passes index, whose expired members remain until maintenance
+   * (as the SQLite store counts its rows).
+   */
+  async stats(autoAllowThreshold: number): Promise<GreylistStats> {
+    const after = `(${nowSeconds()}`;
+    const { redis } = this.context;
+    const [triplets, waiting, clients, autoAllowed] = await Promise.all([
+      redis.zcount(this.triplets.byExpiry, after, '+inf'),
+      redis.zcount(this.triplets.extra, after, '+inf'),
+      redis.zcount(this.clients.byExpiry, after, '+inf'),
+      autoAllowThreshold > 0 ? redis.zcount(this.clients.extra, autoAllowThreshold, '+inf') : Promise.resolve(0),
+    ]);
+    return { triplets, waiting, passed: Math.max(triplets - waiting, 0), clients, autoAllowed };
+  }
+
+  /** Removes the entries of `kind` whose expiry is before `now`, in batches; returns how many went. */
+  private async expire(kind: EntryKind, now: number): Promise<number> {
+    let removed = 0;
+    for (;;) {
+      const members = await this.context.redis.zrangebyscore(kind.byExpiry, '-inf', `(${now}`, 'LIMIT', 0, BATCH_ENTRIES);
+      removed += await this.removeEntries(kind, members, now);
+      if (members.length < BATCH_ENTRIES) return removed;
+      await yieldToRequests();
+    }
+  }
+
+  async maintenance(limits: MaintenanceLimits): Promise<PartialReport> {
+    const expiredTriplets = await this.expire(this.triplets, limits.now);
+    const expiredClients = await this.expire(this.clients, limits.now);
+    return { expiredTriplets, expiredClients };
+  }
+}
+
+/** Whether a triplet matches a search: case-insensitive substring of its labels, or its exact key. */
+function tripletMatcher(search: string | undefined): (key: string, row: TripletRow) => boolean {
+  if (!search) return () => true;
+  const folded = foldAscii(search);
+  return (key, row) =>
+    key === search ||
+    (row.labels !== undefined && [row.labels.clientNet, row.labels.sender, row.labels.recipient].some((text) => foldAscii(text).includes(folded)));
+}
