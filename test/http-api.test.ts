@@ -4,55 +4,16 @@
 // policy server applying what the API changed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { startRempart, type RempartInstance } from './helpers/daemon.js';
 import { freePort } from './helpers/ports.js';
 import { PolicyClient } from './helpers/policy-client.js';
-import { repoRoot } from './helpers/paths.js';
+import { apiOf, corpusMessages, type Api } from './helpers/http-client.js';
 import { hashPassword } from '../src/http/password.js';
 
 const PASSWORD = 'correct horse battery staple';
 const READONLY = 'just looking';
 const METRICS_TOKEN = 'scrape-me';
-
-interface Api {
-  url: string;
-  call(
-    method: string,
-    path: string,
-    options?: { token?: string | null; json?: unknown; body?: Uint8Array | string; type?: string; cookie?: string; headers?: Record<string, string> },
-  ): Promise<{ status: number; body: any; headers: Headers; text: string }>;
-}
-
-function apiOf(url: string, defaultToken: string | null): Api {
-  return {
-    url,
-    async call(method, path, options = {}) {
-      const headers: Record<string, string> = { ...options.headers };
-      const token = options.token === undefined ? defaultToken : options.token;
-      if (token !== null) headers.authorization = `Bearer ${token}`;
-      if (options.cookie) headers.cookie = options.cookie;
-      let body: string | Uint8Array | undefined;
-      if (options.json !== undefined) {
-        headers['content-type'] = 'application/json';
-        body = JSON.stringify(options.json);
-      } else if (options.body !== undefined) {
-        headers['content-type'] = options.type ?? 'message/rfc822';
-        body = options.body;
-      }
-      const response = await fetch(url + path, { method, headers, body, signal: AbortSignal.timeout(20_000) });
-      const text = await response.text();
-      let parsed: unknown = undefined;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        // Prometheus text or HTML
-      }
-      return { status: response.status, body: parsed, headers: response.headers, text };
-    },
-  };
-}
 
 const baseConfig = (dir: string, policyPort: number, http: string) =>
   `hostname: mx.example.org\nmy_networks: []\nlocal_domains: [example.org]\nstore: { path: ${dir}/store }\npolicy: { listen: "127.0.0.1:${policyPort}" }\n` +
@@ -67,20 +28,6 @@ async function daemonWith(t: { after(fn: () => unknown): void }, http: (port: nu
   const policy = await PolicyClient.connect(policyPort);
   t.after(() => policy.close());
   return { daemon, policy, policyPort };
-}
-
-const corpusDir = join(repoRoot, 'node_modules', '@stdlib', 'datasets-spam-assassin', 'data');
-/** A few raw messages of the SpamAssassin corpus (the mbox "From " line removed). */
-function corpusMessages(group: string, count: number): Buffer[] {
-  const dir = join(corpusDir, group);
-  return readdirSync(dir)
-    .filter((name) => name.endsWith('.txt'))
-    .sort()
-    .slice(0, count)
-    .map((name) => {
-      const raw = readFileSync(join(dir, name));
-      return raw.subarray(raw.indexOf(0x0a) + 1);
-    });
 }
 
 test('HTTP API: authentication, roles, sessions and the metrics token', { timeout: 60_000 }, async (t) => {

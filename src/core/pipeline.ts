@@ -50,6 +50,8 @@ export interface PipelineCounters {
 class CheckTimeout extends Error {}
 
 const round = (n: number): number => Math.round(n * 100) / 100;
+/** The text of the 451 4.3.0 reply while the store cannot be reached and store.unavailable_action is defer. */
+export const STORE_UNAVAILABLE_TEXT = 'Temporary failure, please try again later';
 
 export class Pipeline {
   private readonly checks: PreparedCheck[] = [];
@@ -116,6 +118,7 @@ export class Pipeline {
     for (const symbol of priorSymbols) decision.score += symbol.score;
     task.symbols = decision.symbols;
     task.score = decision.score;
+    if (this.env.config.store.unavailable_action === 'defer' && !this.env.store.status().available) return this.deferForStore(decision);
     const notes: string[] = [];
     const { scores, actions } = this.env.config;
     let scoreGatePassed = false;
@@ -158,6 +161,17 @@ export class Pipeline {
       notes.unshift(`score ${round(decision.score)} >= ${actions.add_header}`);
     }
     decision.reason = notes.length > 0 ? notes.join('; ') : decision.errors.length > 0 ? 'check failed, failing open' : 'no finding';
+    return decision;
+  }
+
+  /** store.unavailable_action defer: the store cannot be reached, so the sender is asked to retry later. */
+  private deferForStore(decision: Decision): Decision {
+    const status = this.env.store.status();
+    decision.action = 'defer';
+    decision.decidedBy = 'store';
+    decision.reason = `store unavailable since ${new Date(status.since).toISOString()}${status.error ? ` (${status.error})` : ''}; store.unavailable_action is defer`;
+    decision.errors.push('store:unavailable');
+    decision.verdict = { action: 'defer', reason: decision.reason, reply: { code: 451, enhanced: '4.3.0', text: STORE_UNAVAILABLE_TEXT } };
     return decision;
   }
 

@@ -14,7 +14,7 @@ import { PolicyServer } from '../policy/server.js';
 import { MilterServer } from '../milter/server.js';
 import { MilterAdapter } from '../milter/adapter.js';
 import { openStore } from '../store/open.js';
-import type { GreylistStats, Store } from '../store/types.js';
+import type { GreylistStats, Store, StoreStatus } from '../store/types.js';
 import { reusedFor } from '../core/reused.js';
 import { VERSION } from '../version.js';
 import { resolverFromConfig } from '../dns/from-config.js';
@@ -55,6 +55,8 @@ export class Daemon {
   private readonly dnsWatch: NodeJS.Timeout;
   private dnsFailuresSeen: Record<string, number> = {};
   private maintenanceRunning = false;
+  /** When the store became unreachable (ms), while it is. */
+  private storeDownSince: number | undefined;
   private stopping = false;
   private readonly clock: Clock;
 
@@ -62,9 +64,12 @@ export class Daemon {
     this.config = options.config;
     this.clock = options.clock ?? systemClock;
     this.logger = createLogger(this.config.log.level, this.config.log.format);
-    this.store = openStore(this.config.store, (error) => {
-      this.metrics.countError('store');
-      this.log.error({ err: error }, 'store background write failed');
+    this.store = openStore(this.config.store, {
+      onBackgroundError: (error) => {
+        this.metrics.countError('store');
+        this.log.error({ err: error }, 'store background write failed');
+      },
+      onStateChange: (status) => this.storeStateChanged(status),
     });
     this.dns = resolverFromConfig(this.config.dns);
     this.greylistCounts = reusedFor(GREYLIST_COUNTS_MS, () => this.store.greylist.stats(this.config.greylist.auto_allow_clients));
@@ -161,6 +166,24 @@ export class Daemon {
   private async scan(raw: Uint8Array) {
     this.scanner ??= new OfflineScanner(this.config, { shared: { store: this.store, dns: this.dns, log: this.log } });
     return (await this.scanner.scan(raw)).decision;
+  }
+
+  /** Logs the store becoming unreachable (mail then flows per store.unavailable_action) or reachable again. */
+  private storeStateChanged(status: StoreStatus): void {
+    this.metrics.storeStateChanged(status);
+    if (!status.available) {
+      this.log.error(
+        { store: this.store.describe(), error: status.error ?? 'unknown', unavailable_action: this.config.store.unavailable_action },
+        this.config.store.unavailable_action === 'defer'
+          ? 'store unreachable: deferring mail (451 4.3.0) until it returns; reconnecting with backoff'
+          : 'store unreachable: checks that need it count as no finding and mail flows; reconnecting with backoff',
+      );
+    } else if (this.storeDownSince !== undefined) {
+      this.log.warn({ store: this.store.describe(), down_seconds: Math.round((status.since - this.storeDownSince) / 1000) }, 'store reachable again');
+    } else {
+      this.log.info({ store: this.store.describe() }, 'store connected');
+    }
+    this.storeDownSince = status.available ? undefined : (this.storeDownSince ?? status.since);
   }
 
   /** Says loudly, at most once a minute, that DNS queries failed (checks then found nothing). */

@@ -29,6 +29,12 @@ export interface Ban {
   expiresAt: number;
 }
 
+/** GET /health: open, read every 5 s for the store banner. */
+export interface Health {
+  status: 'ok' | 'degraded';
+  store: { backend: string; available: boolean; since: string; error?: string; unavailableAction: 'accept' | 'defer' };
+}
+
 export interface Stats {
   since: number;
   until: number;
@@ -234,6 +240,8 @@ export const api = {
   session: () => request<Session>(apiUrl('session'), { quietUnauthorized: true }),
   login: (password: string) => request<{ role: Role }>(apiUrl('login'), { method: 'POST', json: { password }, quietUnauthorized: true }),
   logout: () => request<{ ok: boolean }>(apiUrl('logout'), { method: 'POST', json: {}, quietUnauthorized: true }),
+
+  health: () => request<Health>('health', { quietUnauthorized: true }),
 
   stats: (window: string, signal?: AbortSignal) => request<Stats>(apiUrl('stats', { window }), signal ? { signal } : {}),
 

@@ -53,6 +53,8 @@ function startApp(session: Session): void {
     h('button', { type: 'button', class: 'link-button', onclick: () => (banner.hidden = true) }, 'Dismiss'),
   );
   const status = h('p', { class: 'status-line', id: 'status-line', role: 'status', 'aria-live': 'polite' });
+  const storeBanner = h('div', { class: 'store-banner', id: 'store-banner', role: 'alert', hidden: true });
+  watchStore(storeBanner);
   const main = h('main', { id: 'main', tabindex: '-1' });
   const logout = h('button', { type: 'button', class: 'secondary small', hidden: session.passwordRequired === false }, 'Log out');
   logout.addEventListener('click', () => {
@@ -87,6 +89,7 @@ function startApp(session: Session): void {
       h('nav', { class: 'main-nav', 'aria-label': 'Main' }, h('ul', {}, navLinks.map((link) => h('li', {}, link)))),
       h('div', { class: 'session' }, h('span', { class: `role role-${session.role}` }, session.role === 'admin' ? 'admin' : 'read-only'), session.version ? h('span', { class: 'version' }, `v${session.version}`) : null, logout),
     ),
+    storeBanner,
     banner,
     status,
     main,
@@ -114,6 +117,41 @@ function startApp(session: Session): void {
   };
   window.onhashchange = route;
   route();
+}
+
+/** How often the store's state is read from /health, in ms. */
+const STORE_WATCH_MS = 5000;
+/** The timer of watchStore (one, whatever the number of logins). */
+let storeWatch: number | undefined;
+
+/** Shows a banner while the store (Redis) cannot be reached: what mail gets meanwhile, and since when. */
+function watchStore(banner: HTMLElement): void {
+  const look = () => {
+    if (document.hidden) return;
+    api
+      .health()
+      .then((health) => {
+        const store = health.store;
+        banner.hidden = store.available;
+        if (store.available) return;
+        const since = new Date(store.since).toLocaleString();
+        const meanwhile =
+          store.unavailableAction === 'defer'
+            ? 'Mail is deferred (451 4.3.0) until it returns.'
+            : 'Mail flows: greylisting, lists, bans and Bayes that need it count as no finding.';
+        banner.replaceChildren(
+          h('strong', {}, `The ${store.backend} store is unreachable since ${since}. `),
+          h('span', {}, `${meanwhile} The daemon reconnects by itself.`),
+          h('span', { class: 'store-error' }, store.error ? ` Last error: ${store.error}` : ''),
+        );
+      })
+      .catch(() => {
+        // The daemon itself does not answer: the views say so.
+      });
+  };
+  look();
+  if (storeWatch !== undefined) window.clearInterval(storeWatch);
+  storeWatch = window.setInterval(look, STORE_WATCH_MS);
 }
 
 function showLogin(): void {

@@ -165,6 +165,13 @@ export class HttpServer {
         status = 400;
         message = `the body is not valid JSON: ${error.message}`;
       }
+      const store = context.store.status();
+      if (status >= 500 && !store.available) {
+        // Not a bug of ours: the store (Redis) cannot be reached; the daemon reconnects by itself.
+        status = 503;
+        message = `the store is unavailable (${store.error ?? 'not connected'}); the daemon reconnects by itself`;
+        void reply.header('Retry-After', '5');
+      }
       if (error instanceof TooManyAttempts) void reply.header('Retry-After', String(error.retryAfterSeconds));
       if (status >= 500 && status !== 503) {
         context.metrics.countError('http');
@@ -182,7 +189,20 @@ export class HttpServer {
         () => true,
         () => false,
       );
-      return { status: healthy ? 'ok' : 'degraded', version: context.version, node: context.config().hostname, uptimeSeconds: Math.floor((Date.now() - context.startedMs) / 1000) };
+      const store = context.store.status();
+      return {
+        status: healthy && store.available ? 'ok' : 'degraded',
+        version: context.version,
+        node: context.config().hostname,
+        uptimeSeconds: Math.floor((Date.now() - context.startedMs) / 1000),
+        store: {
+          backend: context.config().store.backend,
+          available: store.available,
+          since: new Date(store.since).toISOString(),
+          ...(store.error && !store.available ? { error: store.error } : {}),
+          unavailableAction: context.config().store.unavailable_action,
+        },
+      };
     });
     app.get('/metrics', async (_request, reply) => {
       const { contentType, body } = await context.metrics.text();

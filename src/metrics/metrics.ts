@@ -6,7 +6,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { PipelineCounters } from '../core/pipeline.js';
 import type { ResultRecord } from '../core/result.js';
 import type { DnsStats } from '../dns/resolver.js';
-import type { GreylistStats, Store } from '../store/types.js';
+import type { GreylistStats, Store, StoreStatus } from '../store/types.js';
 import { withDeadline } from '../http/errors.js';
 
 /** Latency buckets of a decision, in seconds (0.2 ms to 10 s: a cached policy answer to a slow content scan). */
@@ -29,6 +29,7 @@ export class Metrics {
   private readonly symbols: Counter<'symbol'>;
   private readonly latency: Histogram<'protocol' | 'stage'>;
   private readonly errors: Counter<'kind'>;
+  private readonly storeOutages: Counter;
   /** Label children by key, so the hot path skips prom-client's label hashing. */
   private readonly decisionChildren = new Map<string, { inc(): void }>();
   private readonly symbolChildren = new Map<string, { inc(): void }>();
@@ -48,6 +49,15 @@ export class Metrics {
     });
     this.errors = new Counter({ name: 'rempart_errors_total', help: 'Unexpected errors, by kind (store, http, process); mail kept flowing.', labelNames: ['kind'], registers });
 
+    this.storeOutages = new Counter({ name: 'rempart_store_outages_total', help: 'Times the store became unreachable (Redis); mail flowed per store.unavailable_action.', registers });
+    new Gauge({
+      name: 'rempart_store_up',
+      help: 'Whether the store can be reached (1) or not (0); SQLite is always 1.',
+      registers,
+      collect() {
+        this.set(sources.store.status().available ? 1 : 0);
+      },
+    });
     new Counter({
       name: 'rempart_check_failures_total',
       help: 'Checks that failed or ran out of time (counted as no finding), by check and kind.',
@@ -96,6 +106,9 @@ export class Metrics {
       async collect() {
         const store = sources.store;
         const now = Math.floor(Date.now() / 1000);
+        this.reset();
+        // An unreachable store leaves the sizes out of the scrape; rempart_store_up says why.
+        if (!store.status().available) return;
         const [greylist, bans, history, bayes] = await withDeadline(
           Promise.all([sources.greylistCounts(), store.bans.active(now), store.history.count(), store.bayes.counts('')]),
           sources.storeTimeoutMs(),
@@ -124,6 +137,11 @@ export class Metrics {
       if (!hit) this.symbolChildren.set(symbol.name, (hit = this.symbols.labels(symbol.name)));
       hit.inc();
     }
+  }
+
+  /** Counts the store becoming unreachable. */
+  storeStateChanged(status: StoreStatus): void {
+    if (!status.available) this.storeOutages.inc();
   }
 
   /** Counts an unexpected error of one kind. */
