@@ -6,7 +6,7 @@ import { VERSION } from '../version.js';
 
 /** The whole usage text: every command's own usage line (this loads every module: --help only). */
 async function usage(): Promise<string> {
-  const [serve, configCheck, check, filter, learn, bayes, greylist, lists, bans, recipients, passwd, remote] = await Promise.all([
+  const [serve, configCheck, check, filter, learn, bayes, greylist, lists, bans, recipients, storeCopy, passwd, remote] = await Promise.all([
     import('./serve.js'),
     import('./config-check.js'),
     import('./check.js'),
@@ -17,6 +17,7 @@ async function usage(): Promise<string> {
     import('./lists.js'),
     import('./bans.js'),
     import('./recipients.js'),
+    import('./store-copy.js'),
     import('./passwd.js'),
     import('./remote.js'),
   ]);
@@ -32,6 +33,7 @@ ${greylist.greylistUsage}
 ${lists.listsUsage}
 ${bans.bansUsage}
 ${recipients.recipientsUsage}
+${storeCopy.storeCopyUsage}
 ${passwd.passwdUsage}
 rempart --version | --help
 ${remote.remoteUsage}
@@ -66,6 +68,9 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./bans.js')).bans(rest);
     case 'recipients':
       return (await import('./recipients.js')).recipients(rest);
+    case 'store':
+      if (rest[0] === 'copy') return (await import('./store-copy.js')).storeCopy(rest.slice(1));
+      throw new UsageError(`unknown store command ${JSON.stringify(rest[0] ?? '')}`);
     case 'passwd':
       return (await import('./passwd.js')).passwd(rest);
     case '--version':
