@@ -1,6 +1,7 @@
 // Load generator for the policy benchmark: keeps N TCP connections open to a Postfix policy server,
-// with exactly one request outstanding on each (as Postfix's smtpd does), and measures throughput,
-// latency percentiles and the server process's CPU time and memory from /proc.
+// with exactly one request outstanding on each (as Postfix's smtpd does), spread evenly over the
+// server's nodes when it has several (one policy port each), and measures throughput, latency
+// percentiles and the server processes' CPU time and memory from /proc.
 import { connect, type Socket } from 'node:net';
 import { readFileSync, readdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -235,7 +236,11 @@ export function memoryMB(pid: number): { rss: number; peak: number } {
 
 export interface LoadOptions {
   host: string;
-  port: number;
+  /**
+   * Policy ports on host, one per node of the server under test: connection i goes to
+   * ports[i % ports.length] (with two nodes, half the connections to each).
+   */
+  ports: number[];
   /** Connections kept open, each with one request outstanding. */
   connections: number;
   /** Next triplet id to send. */
@@ -252,9 +257,9 @@ export interface LoadOptions {
   requestTimeoutMs?: number;
   /** Give up (stop and close everything) after this many errors (default 1000 errors). */
   maxErrors?: number;
-  /** Server pid for CPU and memory sampling (/proc/PID/stat, /proc/PID/status). */
-  serverPid: number;
-  /** Helper processes of the server (its DNS servers), whose CPU is measured apart (default: none). */
+  /** Server pids (one per node) for CPU and memory sampling (/proc/PID/stat, /proc/PID/status), summed. */
+  serverPids: number[];
+  /** Helper processes of the server (its DNS servers, its Redis), whose CPU is measured apart (default: none). */
   helperPids?: number[];
   /** Other processes of the benchmark itself (the dashboard poller), whose CPU is measured apart (default: none). */
   observerPids?: number[];
@@ -276,19 +281,21 @@ export interface LoadResult {
   p90Ms: number;
   p99Ms: number;
   maxMs: number;
-  /** Server CPU (utime + stime) per measured request, in µs. */
+  /** Server CPU (utime + stime, all nodes) per measured request, in µs. */
   cpuMicrosPerRequest: number;
+  /** Helper processes' CPU per measured request, in µs (NaN: no helpers). */
+  helperCpuMicrosPerRequest: number;
   /** Server CPU use over the window, in % of one core. */
   serverCpuPercent: number;
   /** Load generator CPU use over the window, in % of one core. */
   clientCpuPercent: number;
-  /** CPU use of the helper processes (DNS servers) over the window, in % of one core (NaN: no helpers). */
+  /** CPU use of the helper processes (DNS servers, Redis) over the window, in % of one core (NaN: no helpers). */
   helperCpuPercent: number;
   /** CPU use of the observer processes (dashboard poller) over the window, in % of one core (NaN: none). */
   observerCpuPercent: number;
   /** CPU used by everything else on the machine over the window, in % of one core (noise). */
   otherCpuPercent: number;
-  /** Server resident set at the end, in MB. */
+  /** Server resident set at the end (all nodes), in MB. */
   rssMB: number;
   /** Count of reply actions by first word (DEFER_IF_PERMIT, PREPEND, DUNNO, ...). */
   actions: Record<string, number>;
@@ -326,6 +333,7 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
   if (options.durationMs === undefined && options.requests === undefined) {
     throw new Error('runLoad needs a duration or a request count');
   }
+  if (options.ports.length === 0 || options.serverPids.length === 0) throw new Error('runLoad needs at least one port and one server pid');
 
   return new Promise<LoadResult>((resolve) => {
     const start = performance.now();
@@ -338,11 +346,12 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
     let stopping = false;
     let windowStart = start;
     let windowEnd = start;
+    const serverCpu = () => options.serverPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
     const helperPids = options.helperPids ?? [];
     const helperCpu = () => helperPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
     const observerPids = options.observerPids ?? [];
     const observerCpu = () => observerPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
-    let cpuAtStart = measuring ? cpuSeconds(options.serverPid) : 0;
+    let cpuAtStart = measuring ? serverCpu() : 0;
     let helperAtStart = measuring ? helperCpu() : 0;
     let observerAtStart = measuring ? observerCpu() : 0;
     let clientCpuAtStart = process.cpuUsage();
@@ -354,7 +363,7 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
     const beginMeasuring = () => {
       measuring = true;
       windowStart = performance.now();
-      cpuAtStart = cpuSeconds(options.serverPid);
+      cpuAtStart = serverCpu();
       helperAtStart = helperCpu();
       observerAtStart = observerCpu();
       clientCpuAtStart = process.cpuUsage();
@@ -379,7 +388,7 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
       clearTimeout(hardTimer);
       clearInterval(progressTimer);
       if (!measuring) beginMeasuring();
-      const cpu = cpuSeconds(options.serverPid) - cpuAtStart;
+      const cpu = serverCpu() - cpuAtStart;
       const helpers = helperCpu() - helperAtStart;
       const observers = observerCpu() - observerAtStart;
       const clientCpu = process.cpuUsage(clientCpuAtStart);
@@ -398,12 +407,13 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
         p99Ms: percentile(sorted, 99),
         maxMs: sorted.length > 0 ? sorted[sorted.length - 1]! : NaN,
         cpuMicrosPerRequest: measured > 0 ? (cpu * 1e6) / measured : NaN,
+        helperCpuMicrosPerRequest: helperPids.length > 0 && measured > 0 ? (helpers * 1e6) / measured : NaN,
         serverCpuPercent: (cpu / seconds) * 100,
         clientCpuPercent: ((clientCpu.user + clientCpu.system) / 1e6 / seconds) * 100,
         helperCpuPercent: helperPids.length > 0 ? (helpers / seconds) * 100 : NaN,
         observerCpuPercent: observerPids.length > 0 ? (observers / seconds) * 100 : NaN,
         otherCpuPercent: Math.max(0, ((machine - cpu - helpers - observers - (clientCpu.user + clientCpu.system) / 1e6) / elapsed) * 100),
-        rssMB: memoryMB(options.serverPid).rss,
+        rssMB: options.serverPids.reduce((sum, pid) => sum + memoryMB(pid).rss, 0),
         actions,
       });
     };
@@ -423,13 +433,14 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
       return true;
     };
 
-    const openConnection = () => {
+    /** Opens connection `slot` (0 .. connections - 1) to its node; reopened on the same node after an error. */
+    const openConnection = (slot: number) => {
       if (!mayStart()) {
         if (open === 0) finish();
         return;
       }
       open++;
-      const socket = connect(options.port, options.host);
+      const socket = connect(options.ports[slot % options.ports.length]!, options.host);
       sockets.add(socket);
       socket.setNoDelay(true);
       socket.setEncoding('latin1');
@@ -490,11 +501,11 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
         sockets.delete(socket);
         open--;
         // reconnect after an error, like Postfix would; a normal end stops this slot
-        if (!stopping && !finished) setTimeout(openConnection, 50);
+        if (!stopping && !finished) setTimeout(() => openConnection(slot), 50);
         else if (open === 0) finish();
       });
     };
 
-    for (let i = 0; i < options.connections; i++) openConnection();
+    for (let slot = 0; slot < options.connections; slot++) openConnection(slot);
   });
 }

@@ -1,6 +1,7 @@
 // Policy server benchmark (run on demand, not a test): drives Rempart (greylisting alone, the same
-// while a dashboard polls its HTTP API, and with the whole envelope pipeline on against local DNS
-// servers) and postgrey in the same run with the
+// while a dashboard polls its HTTP API, the same on a Redis store with one daemon and with two
+// sharing it, and with the whole envelope pipeline on against local DNS servers) and postgrey in
+// the same run with the
 // `new`, `retry` and `mix` workloads, fills Rempart with 1,000,000 triplets to measure its memory,
 // and writes the results into docs/benchmarks.md between markers.
 // Run: npm run bench:policy [-- --quick] [-- --help for all options]
@@ -10,19 +11,22 @@ import { machine, revision, writeSection, type TargetRow } from '../report.js';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runLoad, memoryMB, TripletIds, workloadSource, DNSBL_PER_MILLE, RECIPIENTS, SENDER_DOMAIN_FOUND, SENDER_DOMAIN_MISSING, type KnownSet, type LoadResult, type WorkloadName } from './load.js';
-import { PLACEHOLDERS, REPO_ROOT, SERVER_NAMES, rempartConfig, serverVersion, startServer, type RunningServer, type ServerName } from './servers.js';
+import { PLACEHOLDERS, REDIS_NODES, REDIS_PLACEHOLDERS, REPO_ROOT, SERVER_NAMES, rempartConfig, serverVersion, startServer, type RunningServer, type ServerName } from './servers.js';
+import { commandsBetween, type CommandCounts } from './redis.js';
 import { POLL_KINDS, POLL_PATHS, forkPoller, type PollKind, type PollerHandle, type PollerResult } from './poller.js';
 import { DNSBL_REJECT_ZONE, DNSBL_SCORE_ZONE, FILTERED_ANSWER, LISTED_ANSWER, REJECT_ZONE_FILTER, dnsDescription } from './dns.js';
 
 const usage = `npm run bench:policy -- [options]
 
-  --quick                  smoke run of about a minute (3 s per workload, small fills); does not
+  --quick                  smoke run of about two minutes (3 s per workload, small fills); does not
                            write docs/benchmarks.md unless --write is given
   --servers LIST           servers to run, comma-separated: rempart (greylisting alone), rempart-dashboard
-                           (the same, while a dashboard and Prometheus poll its HTTP API), rempart-envelope
-                           (every envelope check on, DNS from a local dnsmasq + rbldnsd), postgrey,
-                           null (default all five; null answers DUNNO without work and runs only the
-                           first workload: it shows the load generator's own ceiling)
+                           (the same, while a dashboard and Prometheus poll its HTTP API), rempart-redis
+                           (greylisting alone on a Redis store: a redis-server of its own), rempart-redis-2
+                           (two such daemons sharing one Redis, the connections split between them),
+                           rempart-envelope (every envelope check on, DNS from a local dnsmasq + rbldnsd),
+                           postgrey, null (default all seven; null answers DUNNO without work and runs only
+                           the first workload: it shows the load generator's own ceiling)
   --workloads LIST         workloads, comma-separated: new, retry, mix (default new,retry,mix)
   --dashboard-workloads L  the workloads rempart-dashboard runs, among --workloads (default: all of them)
   --connections LIST       connection counts, comma-separated (default 50 connections)
@@ -54,8 +58,14 @@ const TARGET_RSS_MB = 150; // Rempart RSS < 150 MB with 1,000,000 triplets
 const TARGET_FILL = 1_000_000; // triplets
 const TARGET_ENVELOPE_SPEEDUP = 5; // Rempart with the whole envelope pipeline: requests/s ≥ 5× postgrey's, every workload
 const TARGET_DASHBOARD_SHARE = 0.95; // Rempart while the dashboard polls: requests/s ≥ 95 % of rempart's, every workload
+const TARGET_REDIS_SPEEDUP = 5; // one Rempart daemon on Redis: requests/s ≥ 5× postgrey's, every workload
 const ENVELOPE = 'rempart-envelope';
 const DASHBOARD = 'rempart-dashboard';
+const REDIS_ONE = 'rempart-redis';
+const REDIS_TWO = 'rempart-redis-2';
+const METRICS_TIMEOUT_MS = 10_000; // one GET /metrics of a Redis variant's node, after each window
+const REDIS_TOP_COMMANDS = 6; // commands named in the Redis table's breakdown; the rest summed as "other"
+
 const DASHBOARD_TICK_MS = 1000; // the dashboard's overview and live history views poll once a second
 const METRICS_SCRAPE_MS = 5000; // a Prometheus scrape interval
 const DNS_CACHE_DEFAULT = 100_000; // answers: rempart's dns.cache_size default
@@ -84,11 +94,33 @@ interface Plan {
   argv: string[];
 }
 
+/** What the Redis of a Redis variant did in the measured window of one workload. */
+interface RedisWindow {
+  /** Commands Redis executed (the benchmark's own INFO left out), in all and by command (lower case). */
+  commands: CommandCounts;
+  commandsPerRequest: number;
+  /** redis-server CPU (utime + stime) per measured request, in µs, and over the window, in % of one core. */
+  cpuMicrosPerRequest: number;
+  cpuPercent: number;
+  /** Memory for Redis's data (INFO memory used_memory) at the end of the workload, in MB. */
+  usedMemoryMB: number;
+  /** redis-server's resident set at the end of the workload, in MB. */
+  rssMB: number;
+  /**
+   * Store failures of the daemons in the window (rempart_check_failures_total plus
+   * rempart_errors_total{kind="store"} of every node's /metrics): requests answered without their
+   * store (failed open). NaN when /metrics could not be read.
+   */
+  storeFailures: number;
+}
+
 interface WorkloadRun {
   workload: WorkloadName;
   result: LoadResult;
   /** rempart-dashboard: what the dashboard poller saw in the measured window. */
   polls?: PollerResult;
+  /** The Redis variants: what their Redis did in the measured window. */
+  redis?: RedisWindow;
 }
 
 interface FillRun {
@@ -218,14 +250,11 @@ async function fillTriplets(server: RunningServer, ids: TripletIds, count: numbe
   const first = ids.reserve(count);
   let next = first;
   const result = await runLoad({
-    host: server.host,
-    port: server.port,
+    ...loadTarget(server),
     connections: Math.min(connections, count),
     nextId: () => next++,
     requests: count,
     durationMs: limitS * 1000,
-    serverPid: server.pid,
-    helperPids: server.helperPids,
     progress: (done) => {
       if (process.stderr.isTTY) process.stderr.write(`\r  ${server.name}: ${fmt(done)} / ${fmt(count)} triplets `);
     },
@@ -241,6 +270,66 @@ function pollSummary(polls: PollerResult): string {
     const p = polls.kinds[k];
     return `${k} ${p.requests} (${p.failures} failed${p.skipped > 0 ? `, ${p.skipped} ticks skipped` : ''}, p50 ${fmt(p.p50Ms, 1)} ms, p99 ${fmt(p.p99Ms, 1)} ms)`;
   }).join(', ');
+}
+
+/** Where runLoad sends a server's load and whose CPU it measures: every node, and the helpers apart. */
+function loadTarget(server: RunningServer): { host: string; ports: number[]; serverPids: number[]; helperPids: number[] } {
+  return { host: server.host, ports: server.nodes.map((n) => n.port), serverPids: server.nodes.map((n) => n.pid), helperPids: server.helperPids };
+}
+
+/**
+ * Store failures so far, summed over the server's nodes, from their /metrics (check failures, all
+ * of the store with greylisting alone, and failed background writes); NaN when unreadable.
+ */
+async function storeFailures(server: RunningServer): Promise<number> {
+  let total = 0;
+  for (const node of server.nodes) {
+    if (!node.http) return NaN;
+    try {
+      const response = await fetch(`${node.http.url}/metrics`, {
+        headers: { Authorization: `Bearer ${node.http.password}` },
+        signal: AbortSignal.timeout(METRICS_TIMEOUT_MS),
+      });
+      if (!response.ok) return NaN;
+      const text = await response.text();
+      for (const m of text.matchAll(/^(?:rempart_check_failures_total\{[^}]*\}|rempart_errors_total\{kind="store"\}) (\S+)$/gm)) total += Number(m[1]);
+    } catch {
+      return NaN;
+    }
+  }
+  return total;
+}
+
+/** Reads Redis's counters at the end of a measured window (before /metrics) and puts the window together. */
+async function measureRedis(server: RunningServer, redis: NonNullable<RunningServer['redis']>, atStart: { counts: CommandCounts; failures: number }, result: LoadResult): Promise<RedisWindow | undefined> {
+  try {
+    const counts = commandsBetween(atStart.counts, await redis.commandCounts());
+    const usedMemoryMB = await redis.usedMemoryMB();
+    const failures = await storeFailures(server);
+    return {
+      commands: counts,
+      commandsPerRequest: result.requests > 0 ? counts.total / result.requests : NaN,
+      cpuMicrosPerRequest: result.helperCpuMicrosPerRequest,
+      cpuPercent: result.helperCpuPercent,
+      usedMemoryMB,
+      rssMB: memoryMB(redis.pid).rss,
+      storeFailures: failures - atStart.failures,
+    };
+  } catch (error) {
+    log(`${server.name}: reading Redis's counters failed: ${(error as Error).message}`);
+    return undefined;
+  }
+}
+
+/** "evalsha 1.00, get 0.50, other 0.02": the commands of a window per request, largest first. */
+function commandBreakdown(window: RedisWindow, requests: number): string {
+  const entries = Object.entries(window.commands.byCommand).sort((a, b) => b[1] - a[1]);
+  if (entries.length === 0 || requests === 0) return 'none';
+  const perRequest = (n: number) => (n / requests < 0.005 ? '<0.01' : fmt(n / requests, 2));
+  const shown = entries.slice(0, REDIS_TOP_COMMANDS).map(([name, n]) => `${name.toUpperCase()} ${perRequest(n)}`);
+  const rest = entries.slice(REDIS_TOP_COMMANDS).reduce((sum, [, n]) => sum + n, 0);
+  if (rest > 0) shown.push(`other ${perRequest(rest)}`);
+  return shown.join(', ');
 }
 
 /** The workloads a server runs: null only the first, rempart-dashboard those of --dashboard-workloads. */
@@ -261,7 +350,13 @@ async function benchServer(name: ServerName, plan: Plan): Promise<ServerRuns> {
       log(`${name}: starting`);
       server = await startServer(name, serverOptions);
       running.add(server);
-      log(`${name}: pid ${server.pid}, 127.0.0.1:${server.port}${server.http ? `, HTTP API ${server.http.url}` : ''}, RSS ${fmt(memoryMB(server.pid).rss, 1)} MB`);
+      for (const [i, node] of server.nodes.entries()) {
+        log(
+          `${name}${server.nodes.length > 1 ? ` node ${i + 1}` : ''}: pid ${node.pid}, 127.0.0.1:${node.port}${node.http ? `, HTTP API ${node.http.url}` : ''}, ` +
+            `RSS ${fmt(memoryMB(node.pid).rss, 1)} MB`,
+        );
+      }
+      if (server.redis) log(`${name}: redis-server pid ${server.redis.pid}, ${server.redis.url}, key prefix ${server.redis.prefix}`);
       const ids = new TripletIds();
       let known: KnownSet | undefined;
       for (const connections of plan.connections) {
@@ -274,14 +369,11 @@ async function benchServer(name: ServerName, plan: Plan): Promise<ServerRuns> {
             log(`${name}: first retry of each known triplet (passes greylisting; not measured)`);
             let next = known.first;
             const sweep = await runLoad({
-              host: server.host,
-              port: server.port,
+              ...loadTarget(server),
               connections: Math.min(plan.fillConnections, known.count),
               nextId: () => next++,
               requests: known.count,
               durationMs: plan.fillLimitS * 1000,
-              serverPid: server.pid,
-              helperPids: server.helperPids,
             });
             out.knownFill = {
               triplets: filled.result.requests,
@@ -301,28 +393,51 @@ async function benchServer(name: ServerName, plan: Plan): Promise<ServerRuns> {
             poller.start();
           }
           const activePoller = poller;
+          // The Redis variants: Redis's command counters and the daemons' store failures at the
+          // start of the measured window (the /metrics scrape first: its own Redis commands are not
+          // the requests'); read again at its end, in the other order.
+          const current = server;
+          const redis = current.redis;
+          let redisAtStart: Promise<{ counts: CommandCounts; failures: number } | undefined> | undefined;
+          const onMeasuring = () => {
+            activePoller?.measure();
+            if (!redis) return;
+            redisAtStart = storeFailures(current)
+              .then(async (failures) => ({ failures, counts: await redis.commandCounts() }))
+              .catch((error: unknown) => {
+                log(`${name}: reading Redis's counters failed: ${(error as Error).message}`);
+                return undefined;
+              });
+          };
           const result = await runLoad({
-            host: server.host,
-            port: server.port,
+            ...loadTarget(server),
             connections,
             nextId: workloadSource(workload, ids, known, plan.mixNew),
             ...(plan.requests !== undefined
               ? { requests: plan.requests, hardLimitMs: 600_000 } // at most 10 min per workload
               : { durationMs: plan.durationS * 1000 }),
             warmupMs: plan.warmupS * 1000,
-            serverPid: server.pid,
-            helperPids: server.helperPids,
-            ...(activePoller ? { observerPids: [activePoller.pid], onMeasuring: () => activePoller.measure() } : {}),
+            ...(activePoller ? { observerPids: [activePoller.pid] } : {}),
+            onMeasuring,
           });
           const polls = activePoller ? await activePoller.stop() : undefined;
           poller = undefined;
+          const atStart = await redisAtStart;
+          const redisWindow = redis && atStart ? await measureRedis(server, redis, atStart, result) : undefined;
           log(
             `${name} ${workload} c=${connections}: ${fmt(result.requestsPerSecond)} req/s, p50 ${fmt(result.p50Ms, 2)} ms, ` +
               `p99 ${fmt(result.p99Ms, 2)} ms, ${fmt(result.cpuMicrosPerRequest)} µs CPU/req, RSS ${fmt(result.rssMB, 1)} MB, ` +
-              `server CPU ${fmt(result.serverCpuPercent)} %, ${server.helperPids.length > 0 ? `DNS servers CPU ${fmt(result.helperCpuPercent)} %, ` : ''}load gen CPU ${fmt(result.clientCpuPercent)} %, other CPU ${fmt(result.otherCpuPercent)} %, errors ${result.errors}; ${actionsText(result.actions)}`,
+              `server CPU ${fmt(result.serverCpuPercent)} %, ${server.helperPids.length > 0 ? `${server.redis ? 'Redis' : 'DNS servers'} CPU ${fmt(result.helperCpuPercent)} %, ` : ''}load gen CPU ${fmt(result.clientCpuPercent)} %, other CPU ${fmt(result.otherCpuPercent)} %, errors ${result.errors}; ${actionsText(result.actions)}`,
           );
           if (polls) log(`${name} ${workload} dashboard polls in ${fmt(polls.seconds, 1)} s: ${pollSummary(polls)}; poller CPU ${fmt(result.observerCpuPercent, 1)} %`);
-          out.runs.push({ workload, result, ...(polls ? { polls } : {}) });
+          if (redisWindow) {
+            log(
+              `${name} ${workload} Redis: ${fmt(redisWindow.commandsPerRequest, 2)} commands/request (${commandBreakdown(redisWindow, result.requests)}), ` +
+                `${fmt(redisWindow.cpuMicrosPerRequest)} µs Redis CPU/req, Redis CPU ${fmt(redisWindow.cpuPercent)} %, used_memory ${fmt(redisWindow.usedMemoryMB, 1)} MB, ` +
+                `store failures ${fmt(redisWindow.storeFailures)}`,
+            );
+          }
+          out.runs.push({ workload, result, ...(polls ? { polls } : {}), ...(redisWindow ? { redis: redisWindow } : {}) });
         }
       }
       await server.stop();
@@ -416,6 +531,23 @@ function targets(plan: Plan, all: ServerRuns[]): TargetRow[] {
       });
     }
   }
+  const redisOne = all.find((s) => s.server === REDIS_ONE);
+  if (redisOne) {
+    for (const w of plan.workloads) {
+      const run = redisOne.runs.find((x) => x.workload === w && x.result.connections === TARGET_CONNECTIONS);
+      const r = run?.result;
+      const p = at(postgrey, w);
+      const ratio = r && p && p.requestsPerSecond > 0 ? r.requestsPerSecond / p.requestsPerSecond : NaN;
+      // Met only without errors and with every request answered with its store (none failed open).
+      const failures = run?.redis?.storeFailures ?? NaN;
+      const failureText = Number.isFinite(failures) ? `, ${fmt(failures)} failed open` : ', store failures not read';
+      rows.push({
+        target: `\`${w}\`: one node on Redis ≥ ${TARGET_REDIS_SPEEDUP}× postgrey requests/s at ${TARGET_CONNECTIONS} connections`,
+        measured: Number.isFinite(ratio) ? `${fmt(ratio, 1)}× (${fmt(r!.requestsPerSecond)} vs ${fmt(p!.requestsPerSecond)} requests/s${failureText})` : 'not measured',
+        status: Number.isFinite(ratio) ? (ratio >= TARGET_REDIS_SPEEDUP && r!.errors === 0 && failures === 0 ? 'met' : 'not met') : 'not measured',
+      });
+    }
+  }
   const dashboard = all.find((s) => s.server === DASHBOARD);
   if (dashboard) {
     for (const w of plan.dashboardWorkloads) {
@@ -470,7 +602,7 @@ function readingNotes(plan: Plan, all: ServerRuns[]): string[] {
     envelopeNotes.push(
       `\`${w}\` ${fmt(e.requestsPerSecond)} requests/s, ${fmt((e.requestsPerSecond / r.requestsPerSecond) * 100)} % of greylisting alone, ` +
         `${fmt(e.cpuMicrosPerRequest)} µs rempart CPU per request (${fmt(e.cpuMicrosPerRequest - r.cpuMicrosPerRequest)} µs more) ` +
-        `and ${fmt((e.helperCpuPercent / 100 / e.requestsPerSecond) * 1e6)} µs of DNS servers' CPU` +
+        `and ${fmt(e.helperCpuMicrosPerRequest)} µs of DNS servers' CPU` +
         (p ? `; ${TARGET_ENVELOPE_SPEEDUP}× postgrey is ${fmt(TARGET_ENVELOPE_SPEEDUP * p.requestsPerSecond)} requests/s` : ''),
     );
   }
@@ -509,6 +641,37 @@ function readingNotes(plan: Plan, all: ServerRuns[]): string[] {
         'table above); the writer thread that stores the decisions and fills the rollups is the same with or without them.',
     );
   }
+  const redisNotes: string[] = [];
+  for (const w of plan.workloads) {
+    const one = at(REDIS_ONE, w);
+    const two = at(REDIS_TWO, w);
+    const r = at('rempart', w);
+    const p = at('postgrey', w);
+    const parts: string[] = [];
+    if (one) {
+      parts.push(
+        `one node ${fmt(one.requestsPerSecond)} requests/s` +
+          (r ? ` (${fmt((one.requestsPerSecond / r.requestsPerSecond) * 100)} % of SQLite's ${fmt(r.requestsPerSecond)})` : '') +
+          `, ${fmt(one.cpuMicrosPerRequest)} µs rempart CPU and ${fmt(one.helperCpuMicrosPerRequest)} µs Redis CPU per request` +
+          (p ? `; ${TARGET_REDIS_SPEEDUP}× postgrey is ${fmt(TARGET_REDIS_SPEEDUP * p.requestsPerSecond)} requests/s` : ''),
+      );
+    }
+    if (two) {
+      parts.push(
+        `two nodes ${fmt(two.requestsPerSecond)} requests/s together` + (one ? ` (${fmt(two.requestsPerSecond / one.requestsPerSecond, 2)}× one node)` : '') +
+          `, p99 ${fmt(two.p99Ms, 2)} ms, ${fmt(two.cpuMicrosPerRequest)} µs CPU of both daemons and ${fmt(two.helperCpuMicrosPerRequest)} µs Redis CPU per request`,
+      );
+    }
+    if (parts.length > 0) redisNotes.push(`\`${w}\` ${parts.join('; ')}`);
+  }
+  if (redisNotes.length > 0) {
+    notes.push(
+      `- **Redis.** ${redisNotes.join('. ')}. Here the daemons, Redis and the load generator share the same ${machine().cores} cores, so two nodes ` +
+        'cannot add cores: what they can show is whether sharing one Redis costs throughput or latency, and how much Redis CPU a ' +
+        'request takes (the share of a Redis core a site of that many requests/s needs). On separate hosts each node brings its own cores ' +
+        'and the shared Redis, which executes commands on one thread, bounds the total at roughly 1,000,000 / (Redis CPU µs per request) requests/s.',
+    );
+  }
   const rate = 1000 / TARGET_P99_MS * TARGET_CONNECTIONS;
   notes.push(
     `- **Latency.** With ${TARGET_CONNECTIONS} connections and one request outstanding on each, the mean latency is ` +
@@ -542,6 +705,37 @@ const POLL_FIGURE: Record<PollKind, (n: number) => string> = {
   history: (n) => `${fmt(n)} records`,
   metrics: (n) => `${fmt(n)} lines`,
 };
+
+/** The table of the Redis variants' Redis, one row per server and workload. */
+function redisTable(all: ServerRuns[]): string[] {
+  const servers = all.filter((s) => REDIS_NODES[s.server] !== undefined);
+  if (servers.length === 0) return [];
+  const lines = ['### Redis store', ''];
+  lines.push(
+    'The Redis of `rempart-redis` and `rempart-redis-2` (above) in the measured window of each workload: "commands/request" is the ' +
+      'commands Redis executed divided by the requests answered, then by command (the most frequent first); "Redis CPU" is ' +
+      'redis-server\'s utime + stime; "used MB" is `INFO memory` used_memory and "RSS MB" redis-server\'s VmRSS, both at the end of ' +
+      'the workload (the same Redis through the workloads of a server); "failed open" is the requests the daemons answered without their store.',
+    '',
+  );
+  lines.push('| server | nodes | workload | connections | requests/s | p99 ms | commands/request | by command (per request) | Redis CPU µs/request | Redis CPU % | used MB | RSS MB | failed open |');
+  lines.push('|---|---:|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|');
+  for (const s of servers) {
+    for (const run of s.runs) {
+      const r = run.result;
+      const w = run.redis;
+      lines.push(
+        `| ${s.server} | ${REDIS_NODES[s.server]} | ${run.workload} | ${r.connections} | ${fmt(r.requestsPerSecond)} | ${fmt(r.p99Ms, 2)} | ` +
+          (w
+            ? `${fmt(w.commandsPerRequest, 2)} | ${commandBreakdown(w, r.requests)} | ${fmt(w.cpuMicrosPerRequest)} | ${fmt(w.cpuPercent)} | ${fmt(w.usedMemoryMB, 1)} | ${fmt(w.rssMB, 1)} | ${fmt(w.storeFailures)} |`
+            : 'not read | | | | | | |'),
+      );
+    }
+    if (s.runs.length === 0) lines.push(`| ${s.server} | ${REDIS_NODES[s.server]} | – | – | not measured | | | | | | | | |`);
+  }
+  lines.push('');
+  return lines;
+}
 
 /** The table of rempart-dashboard's polls, one row per workload and kind of poll. */
 function dashboardTable(all: ServerRuns[]): string[] {
@@ -588,7 +782,7 @@ function report(plan: Plan, all: ServerRuns[], started: Date, finished: Date): s
       (plan.quick ? ' **This was a `--quick` smoke run: short phases, small fills; not for comparison.**' : ''),
     '',
   );
-  lines.push('Run it with `npm run bench:policy` (builds first; takes about 9 minutes), or a smoke run of about a minute with');
+  lines.push('Run it with `npm run bench:policy` (builds first; takes about 12 minutes), or a smoke run of about two minutes with');
   lines.push('`npm run bench:policy -- --quick`. Options (`npm run bench:policy -- --help`):', '');
   lines.push('```', usage.trimEnd(), '```', '');
   lines.push(
@@ -609,11 +803,12 @@ function report(plan: Plan, all: ServerRuns[], started: Date, finished: Date): s
       'Latency is from writing a request to reading the end of its reply. CPU is the server\'s utime + stime from /proc/PID/stat ' +
       '(all threads, plus any child processes) over the measured window, divided by the requests answered; RSS is VmRSS from ' +
       '/proc/PID/status at the end of the workload. "server CPU %" and "load gen CPU %" are percent of one core: with 2 cores, ' +
-      'a value near 100 % means that process was the bottleneck. "DNS CPU %" is the same for the envelope pipeline\'s two DNS servers ' +
-      '(dnsmasq and rbldnsd together; not included in CPU µs/request, which is rempart\'s own). "other CPU %" is what the rest of the machine used meanwhile ' +
-      '(/proc/stat minus the server, its DNS servers, the load generator and the dashboard poller): above a few percent, something else was running and the row is less reliable. ' +
+      'a value near 100 % means that process was the bottleneck. "helper CPU %" is the same for the server\'s helper processes: the envelope pipeline\'s two DNS servers ' +
+      '(dnsmasq and rbldnsd together), the Redis variants\' redis-server; not included in CPU µs/request, which is rempart\'s own. "other CPU %" is what the rest of the machine used meanwhile ' +
+      '(/proc/stat minus the server, its helpers, the load generator and the dashboard poller): above a few percent, something else was running and the row is less reliable. ' +
       'Servers: `rempart` is greylisting alone, as postgrey does it; `rempart-dashboard` is the same daemon and configuration ' +
-      'while a dashboard and Prometheus poll its HTTP API (below); `rempart-envelope` is the whole envelope pipeline (below) with ' +
+      'while a dashboard and Prometheus poll its HTTP API (below); `rempart-redis` is the same greylisting on a Redis store, and `rempart-redis-2` two such daemons sharing one Redis (below); ' +
+      '`rempart-envelope` is the whole envelope pipeline (below) with ' +
       'its DNS answered by local servers on loopback; `postgrey` is Debian\'s; `null` answers DUNNO without work. ' +
       '"replies" is the share of each reply action (first word): `DEFER_IF_PERMIT` greylisted, `DUNNO` passed, `PREPEND` a passing ' +
       'first retry (X-Greylist header), `450` sender domain not found (4.1.8) or a client banned by strikes (4.7.1), `554` client listed in a reject DNS list.',
@@ -669,11 +864,37 @@ function report(plan: Plan, all: ServerRuns[], started: Date, finished: Date): s
       '',
     );
   }
+  if (all.some((s) => REDIS_NODES[s.server] !== undefined)) {
+    lines.push(
+      '**Redis store (`rempart-redis`, `rempart-redis-2`).** The greylisting of `rempart`, with the same configuration except the ' +
+        'store: Redis instead of SQLite. For each of the two, the benchmark starts a redis-server of its own (Debian\'s, ' +
+        '`redis-server --bind 127.0.0.1 --port <free port> --save "" --appendonly no`: in memory only, no snapshots, no append-only file), ' +
+        'with a fresh key prefix for the run, and stops it by PID afterwards. `rempart-redis` is one daemon on it; `rempart-redis-2` is ' +
+        'two daemons with the same configuration (each with its own ports), sharing that Redis and key prefix, as two MX hosts would: ' +
+        `the load generator opens half the connections to each, and the row gives both together (requests/s and latency percentiles of all ` +
+        'requests; CPU µs/request, RSS and server CPU % of both daemons summed). The known triplets of `retry` and `mix` are stored and ' +
+        'retried through both daemons, so a triplet first seen by one passes on the other: the replies show whether the two share ' +
+        `their greylist. Redis runs on the same ${m.cores} cores as the daemons and the load generator; its CPU is in "helper CPU %". The table ` +
+        '"Redis store" below gives, for each measured window, the commands Redis executed (`INFO commandstats`, read before and after, ' +
+        'the benchmark\'s own `INFO` left out) per request answered, by command, redis-server\'s CPU per request (/proc/PID/stat, like ' +
+        'the servers\'), its memory, and the requests the daemons answered without their store (their `/metrics`: ' +
+        '`rempart_check_failures_total` and `rempart_errors_total{kind="store"}`, which must stay 0; a failed store call fails open, which ' +
+        `would look fast). Target: one daemon on Redis at least ${TARGET_REDIS_SPEEDUP}× postgrey's requests/s, every workload, at ` +
+        `${TARGET_CONNECTIONS} connections. Its store configuration (port and prefix filled in at start; the rest is \`rempart\`'s):`,
+      '',
+      '```yaml',
+      ...rempartConfig('rempart', { delaySeconds: plan.delayS, allowLists: plan.allowLists }, REDIS_PLACEHOLDERS)
+        .split('\n')
+        .filter((line) => line.startsWith('store:')),
+      '```',
+      '',
+    );
+  }
   for (const s of all) if (s.problem) lines.push(`**${s.server}: ${s.problem.split('\n')[0]}**`, '');
 
   for (const w of plan.workloads) {
     lines.push(`### Workload \`${w}\``, '');
-    lines.push('| server | connections | requests/s | p50 ms | p99 ms | CPU µs/request | RSS MB | server CPU % | DNS CPU % | load gen CPU % | other CPU % | errors | replies |');
+    lines.push('| server | connections | requests/s | p50 ms | p99 ms | CPU µs/request | RSS MB | server CPU % | helper CPU % | load gen CPU % | other CPU % | errors | replies |');
     lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
     for (const s of all) {
       if (s.server === 'null' && !s.runs.some((r) => r.workload === w)) continue;
@@ -695,10 +916,11 @@ function report(plan: Plan, all: ServerRuns[], started: Date, finished: Date): s
     }
   }
 
+  lines.push(...redisTable(all));
   lines.push(...dashboardTable(all));
 
   lines.push('### Memory with many triplets', '');
-  lines.push('A fresh server is sent N distinct triplets (one request each, over ' + `${plan.fillConnections} connections); RSS is read 2 s after the last reply (greylisting alone; not run for the envelope pipeline and the dashboard variant).`, '');
+  lines.push('A fresh server is sent N distinct triplets (one request each, over ' + `${plan.fillConnections} connections); RSS is read 2 s after the last reply (greylisting alone; not run for the envelope pipeline, the dashboard variant and the Redis variants).`, '');
   lines.push('| server | triplets stored | time s | requests/s | RSS MB | peak RSS MB | store on disk MB | errors | replies |');
   lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const s of all.filter((x) => x.server === 'rempart' || x.server === 'postgrey')) {
