@@ -38,7 +38,7 @@ test('packaging/rempart.yaml is a valid configuration naming every key', () => {
 
 test('the README names every command and the two first commands', () => {
   const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
-  for (const command of ['rempart serve', 'rempart config check', 'rempart greylist list', 'rempart greylist flush', 'rempart greylist stats', 'rempart allow|block add', 'rempart allow|block import', 'rempart bans add', 'rempart bans remove', 'rempart recipients add', 'rempart recipients import', 'rempart check', 'rempart filter', 'rempart learn', 'rempart learn --import-bogofilter', 'rempart bayes stats', 'rempart passwd', '--url', 'REMPART_PASSWORD', 'npm test']) {
+  for (const command of ['rempart serve', 'rempart config check', 'rempart greylist list', 'rempart greylist flush', 'rempart greylist stats', 'rempart allow|block add', 'rempart allow|block import', 'rempart bans add', 'rempart bans remove', 'rempart recipients add', 'rempart recipients import', 'rempart check', 'rempart filter', 'rempart learn', 'rempart learn --import-bogofilter', 'rempart bayes stats', 'rempart passwd', 'rempart store copy', '--url', 'REMPART_PASSWORD', 'npm test']) {
     assert.ok(readme.includes(command), `README mentions ${command}`);
   }
   const firstLines = readme.split('\n').slice(0, 15).join('\n');
