@@ -83,6 +83,12 @@ export interface GreylistStore {
     update: (current: ClientState | undefined) => Update<ClientState, R>,
     expiresAt: (next: ClientState) => number,
   ): Promise<R>;
+  /**
+   * A hint (optional): the entries the next updates of this request will read. A networked store
+   * reads them now in one round trip and serves the first read of each from it (a write still
+   * compares with the stored value, so a stale hint costs a retry, never a lost update).
+   */
+  prefetch?(entries: { triplet: string; client?: string }): void;
   listTriplets(filter: TripletFilter): Promise<TripletRow[]>;
   listClients(limit: number, offset: number): Promise<ClientRow[]>;
   /** Deletes matching triplets (all when filter.search is absent); returns how many went. */

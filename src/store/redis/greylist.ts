@@ -6,6 +6,12 @@
 // throws). The request path thus costs one round trip when nothing changes and two when it writes.
 // Updates of one key within this process run one after the other, so only other hosts can make a
 // compare-and-set fail.
+// Passed triplets and auto-allow clients read or written here are kept in memory (an LRU, each
+// entry at most CACHE_MAX_AGE_MS and never past its expiry), so a regular correspondent's mail
+// costs no round trip, as with the SQLite store. Another host can only refresh such an entry (a
+// write from a stale copy fails its compare-and-set and reads again) or delete it: every flush
+// and delete bumps {greylist}:generation, which each host reads once a second, dropping its cache
+// when it moved.
 // Index sorted sets, written in the same script as the entry, serve listing (by last sighting),
 // stats (live entries counted with ZCOUNT over their expiry, no walk) and maintenance (by expiry);
 // an entry gone through its TTL stays in the indexes until maintenance removes it.
@@ -21,7 +27,9 @@
 //   {greylist}:clients:by-seen       zset    client key → lastSeen
 //   {greylist}:clients:by-expiry     zset    client key → expiresAt (+inf: never)
 //   {greylist}:clients:by-passes     zset    client key → passes (auto-allowed count)
+//   {greylist}:generation            string  bumped by every flush and delete (hosts drop their caches)
 // No TTL on the indexes: maintenance prunes members whose expiry passed, in batches.
+import { LruCache } from '../../core/lru.js';
 import type { RedisContext, PartialReport } from './context.js';
 import { foldAscii } from './lists.js';
 import { RedisScript } from './script.js';
@@ -136,8 +144,36 @@ const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
 const yieldToRequests = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/** How long a value read ahead may serve an update, in ms: a request consumes it within a few ms. */
+const PREFETCH_MAX_AGE_MS = 1000;
+
+/** A read ahead: the MGET of a request's entries, and this entry's place in its answer. */
+interface Prefetched {
+  /** When it was read, ms since the epoch. */
+  at: number;
+  values: Promise<(string | null)[]>;
+  index: number;
+}
+
+/** Entries kept in memory (passed triplets and clients together): at least this many, at most twice as many (about 200 bytes each). */
+const CACHE_ENTRIES = 40_000;
+/** The longest an entry is served from memory, ms: another host's refresh of it is seen after this. */
+const CACHE_MAX_AGE_MS = 60_000;
+/** How often the flush generation is read, ms. */
+const GENERATION_CHECK_MS = 1000;
+
+/** The number at `index` among the fields of a stored value (the part before any newline). */
+function storedField(value: string, index: number): number {
+  const newline = value.indexOf('\n');
+  return Number((newline < 0 ? value : value.slice(0, newline)).split(':')[index]);
+}
+
 /** The key layout of one kind of entry (triplets or clients). */
 interface EntryKind {
+  /** Whether an entry of this stored value may be served from memory. */
+  cacheable: (value: string) => boolean;
+  /** The expiry (s, 0 = never) held in a stored value. */
+  expiresAt: (value: string) => number;
   entry: (key: string) => string;
   bySeen: string;
   byExpiry: string;
@@ -150,21 +186,126 @@ export class RedisGreylistStore implements GreylistStore {
   private readonly clients: EntryKind;
   /** The last update queued per entry key of this process, so one key's updates run in turn. */
   private readonly running = new Map<string, Promise<unknown>>();
+  /** Values read ahead by prefetch(), by entry key, oldest first; each serves one first read. */
+  private readonly prefetched = new Map<string, Prefetched>();
+  /** Passed triplets and clients, by entry key, with when they were read or written (ms). */
+  private readonly cache = new LruCache<string, { value: string; at: number }>(CACHE_ENTRIES);
+  private readonly generationKey: string;
+  /** The flush generation the cache is valid for (undefined until first read). */
+  private generation: string | undefined;
+  private readonly generationCheck: NodeJS.Timeout;
 
   constructor(private readonly context: RedisContext) {
     const { keys } = context;
     this.triplets = {
+      // Only passed triplets: every decision on a waiting one writes, through a compare-and-set.
+      cacheable: (value) => storedField(value, 3) > 0,
+      expiresAt: (value) => storedField(value, 4),
       entry: (key) => keys.key('greylist', 'triplet', key),
       bySeen: keys.key('greylist', 'triplets', 'by-seen'),
       byExpiry: keys.key('greylist', 'triplets', 'by-expiry'),
       extra: keys.key('greylist', 'triplets', 'waiting'),
     };
     this.clients = {
+      cacheable: () => true,
+      expiresAt: (value) => storedField(value, 2),
       entry: (key) => keys.key('greylist', 'client', key),
       bySeen: keys.key('greylist', 'clients', 'by-seen'),
       byExpiry: keys.key('greylist', 'clients', 'by-expiry'),
       extra: keys.key('greylist', 'clients', 'by-passes'),
     };
+    this.generationKey = keys.key('greylist', 'generation');
+    this.generationCheck = setInterval(() => void this.checkGeneration(), GENERATION_CHECK_MS);
+    this.generationCheck.unref();
+  }
+
+  /** Stops the generation check (the store is closing). */
+  stop(): void {
+    clearInterval(this.generationCheck);
+  }
+
+  /** Drops the cache when any host flushed or deleted entries since the last look. */
+  private async checkGeneration(): Promise<void> {
+    let generation: string;
+    try {
+      generation = (await this.context.redis.get(this.generationKey)) ?? '0';
+    } catch {
+      return; // Redis away: the cache keeps serving until it is back (entries age out all the same)
+    }
+    if (this.generation !== undefined && generation !== this.generation) this.cache.clear();
+    this.generation = generation;
+  }
+
+  /** After this process flushed or deleted: the other hosts drop their caches within a second. */
+  private async bumpGeneration(): Promise<void> {
+    this.cache.clear();
+    this.generation = String(await this.context.redis.incr(this.generationKey));
+  }
+
+  /** The value of an entry served from memory, when fresh and not expired. */
+  private cached(kind: EntryKind, entryKey: string, nowMs: number): string | undefined {
+    const hit = this.cache.get(entryKey);
+    if (!hit) return undefined;
+    const expiresAt = kind.expiresAt(hit.value);
+    if (nowMs - hit.at <= CACHE_MAX_AGE_MS && (expiresAt === 0 || expiresAt * 1000 > nowMs)) return hit.value;
+    this.cache.delete(entryKey);
+    return undefined;
+  }
+
+  /** Keeps (or forgets) what is now known to be stored for an entry. */
+  private remember(kind: EntryKind, entryKey: string, value: string | undefined): void {
+    if (value !== undefined && value !== '' && kind.cacheable(value)) this.cache.set(entryKey, { value, at: Date.now() });
+    else this.cache.delete(entryKey);
+  }
+
+  /** Reads the entries a request is about to update, in one MGET (see GreylistStore.prefetch). */
+  prefetch(entries: { triplet: string; client?: string }): void {
+    const now = Date.now();
+    const keys: string[] = [];
+    if (entries.client !== undefined) {
+      const clientKey = this.clients.entry(entries.client);
+      if (this.cached(this.clients, clientKey, now) === undefined) keys.push(clientKey);
+    }
+    const tripletKey = this.triplets.entry(entries.triplet);
+    if (this.cached(this.triplets, tripletKey, now) === undefined) keys.push(tripletKey);
+    if (keys.length === 0) return;
+    const values = this.context.redis.mget(...keys);
+    // A failed read ahead is read again by the update itself, which then reports the failure.
+    values.catch(() => {});
+    const at = now;
+    // Entries no update consumed (an auto-allowed client's triplet) leave once too old.
+    for (const [key, entry] of this.prefetched) {
+      if (at - entry.at <= PREFETCH_MAX_AGE_MS) break;
+      this.prefetched.delete(key);
+    }
+    keys.forEach((key, index) => {
+      this.prefetched.delete(key);
+      this.prefetched.set(key, { at, values, index });
+    });
+  }
+
+  /** The stored value of an entry: from memory, from a fresh prefetch, else with one GET. */
+  private async firstRead(kind: EntryKind, entryKey: string): Promise<string | undefined> {
+    const cached = this.cached(kind, entryKey, Date.now());
+    if (cached !== undefined) return cached;
+    const value = await this.read(entryKey);
+    this.remember(kind, entryKey, value);
+    return value;
+  }
+
+  private async read(entryKey: string): Promise<string | undefined> {
+    const ahead = this.prefetched.get(entryKey);
+    if (ahead) {
+      this.prefetched.delete(entryKey);
+      if (Date.now() - ahead.at <= PREFETCH_MAX_AGE_MS) {
+        try {
+          return (await ahead.values)[ahead.index] ?? undefined;
+        } catch {
+          // read again below
+        }
+      }
+    }
+    return (await this.context.redis.get(entryKey)) ?? undefined;
   }
 
   /** Runs `task` once the updates of `id` queued before it in this process are done. */
@@ -192,7 +333,7 @@ export class RedisGreylistStore implements GreylistStore {
     step: (stored: string | undefined) => { result: R; write?: { value: string; expiresAt: number; lastSeen: number; extraScore: string } },
   ): Promise<R> {
     const entryKey = kind.entry(key);
-    let stored = (await this.context.redis.get(entryKey)) ?? undefined;
+    let stored = await this.firstRead(kind, entryKey);
     for (let attempt = 1; ; attempt++) {
       const { result, write } = step(stored);
       if (!write) return result;
@@ -201,7 +342,11 @@ export class RedisGreylistStore implements GreylistStore {
         [entryKey, kind.bySeen, kind.byExpiry, kind.extra],
         [stored ?? '', write.value, write.expiresAt, write.lastSeen, write.extraScore, key],
       );
-      if (typeof reply === 'number') return result;
+      if (typeof reply === 'number') {
+        this.remember(kind, entryKey, write.value);
+        return result;
+      }
+      this.remember(kind, entryKey, reply === '' ? undefined : String(reply));
       if (attempt >= MAX_UPDATE_ATTEMPTS) throw new Error(`greylist entry ${key}: changed by other writers ${attempt} times in a row, update given up`);
       stored = reply === '' ? undefined : String(reply);
       // Hosts colliding on this entry spread out: a random wait up to a bound doubling per attempt.
@@ -331,17 +476,24 @@ export class RedisGreylistStore implements GreylistStore {
   }
 
   async flushTriplets(filter: Pick<TripletFilter, 'search'>): Promise<number> {
-    if (!filter.search) return this.removeMatching(this.triplets);
     const matches = tripletMatcher(filter.search);
-    return this.removeMatching(this.triplets, (key, value) => (value === undefined ? key === filter.search : matches(key, decodeTriplet(key, value))));
+    const removed = filter.search
+      ? await this.removeMatching(this.triplets, (key, value) => (value === undefined ? key === filter.search : matches(key, decodeTriplet(key, value))))
+      : await this.removeMatching(this.triplets);
+    await this.bumpGeneration();
+    return removed;
   }
 
   async deleteTriplet(key: string): Promise<number> {
-    return this.removeEntries(this.triplets, [key]);
+    const removed = await this.removeEntries(this.triplets, [key]);
+    await this.bumpGeneration();
+    return removed;
   }
 
   async flushClients(): Promise<number> {
-    return this.removeMatching(this.clients);
+    const removed = await this.removeMatching(this.clients);
+    await this.bumpGeneration();
+    return removed;
   }
 
   /**

@@ -92,6 +92,7 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     await this.history.flush().catch(() => {});
     this.history.stop();
+    this.greylist.stop();
     await this.connection.close();
   }
 }

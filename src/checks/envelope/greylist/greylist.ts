@@ -85,6 +85,12 @@ function createGreylist(config: Config, env: Parameters<CheckDescriptor['create'
 
     const now = Math.floor(clock.nowMs() / 1000);
     const clientKey = settings.privacy ? hash(clientIp) : clientIp;
+    const sender = normalizeSender(envelope.sender);
+    const normalizedRecipient = normalizeRecipient(recipient);
+    const plainKey = `${clientNet}/${sender}/${normalizedRecipient}`;
+    const key = settings.privacy ? hash(plainKey) : plainKey;
+    // A networked store reads both entries in one round trip.
+    store.greylist.prefetch?.({ triplet: key, ...(settings.auto_allow_clients > 0 ? { client: clientKey } : {}) });
     if (settings.auto_allow_clients > 0) {
       const allowed = await store.greylist.updateClient(
         clientKey,
@@ -94,10 +100,6 @@ function createGreylist(config: Config, env: Parameters<CheckDescriptor['create'
       if (allowed) return { note: 'client auto-allowed' };
     }
 
-    const sender = normalizeSender(envelope.sender);
-    const normalizedRecipient = normalizeRecipient(recipient);
-    const plainKey = `${clientNet}/${sender}/${normalizedRecipient}`;
-    const key = settings.privacy ? hash(plainKey) : plainKey;
     const labels = settings.privacy ? undefined : { clientNet, sender, recipient: normalizedRecipient };
     const outcome = await store.greylist.updateTriplet(key, labels, (current) => decideTriplet(current, now, timing), expiresTriplet);
 
