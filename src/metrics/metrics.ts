@@ -109,15 +109,24 @@ export class Metrics {
         this.reset();
         // An unreachable store leaves the sizes out of the scrape; rempart_store_up says why.
         if (!store.status().available) return;
-        const [greylist, bans, history, bayes] = await withDeadline(
-          Promise.all([sources.greylistCounts(), store.bans.active(now), store.history.count(), store.bayes.counts('')]),
-          sources.storeTimeoutMs(),
-        );
-        this.set({ table: 'greylist_triplets' }, greylist.triplets);
-        this.set({ table: 'greylist_clients' }, greylist.clients);
-        this.set({ table: 'bans' }, bans.length);
-        this.set({ table: 'history' }, history);
-        this.set({ table: 'bayes_tokens' }, bayes.tokens);
+        // Each size on its own: one that does not come within the store's deadline (the history's
+        // count waits for the records still queued, a backlog after a burst) is left out of this
+        // scrape, and the others are still given.
+        const within = <T>(read: () => Promise<T>): Promise<T | undefined> =>
+          withDeadline(read(), sources.storeTimeoutMs()).catch(() => undefined);
+        const [greylist, bans, history, bayes] = await Promise.all([
+          within(() => sources.greylistCounts()),
+          within(() => store.bans.active(now)),
+          within(() => store.history.count()),
+          within(() => store.bayes.counts('')),
+        ]);
+        if (greylist) {
+          this.set({ table: 'greylist_triplets' }, greylist.triplets);
+          this.set({ table: 'greylist_clients' }, greylist.clients);
+        }
+        if (bans) this.set({ table: 'bans' }, bans.length);
+        if (history !== undefined) this.set({ table: 'history' }, history);
+        if (bayes) this.set({ table: 'bayes_tokens' }, bayes.tokens);
       },
     });
   }

@@ -60,8 +60,12 @@ import type { ResultRecord } from '../../core/result.js';
 const SEND_DELAY_MS = 5;
 /** ... or at once when this many records are queued; also the most records one script writes. */
 const BATCH_RECORDS = 500;
-/** Records kept in memory while Redis cannot take them; beyond, the oldest are dropped. */
-const MAX_QUEUED_RECORDS = 10_000;
+/**
+ * Records kept in memory while Redis cannot take them (an outage) or lags behind (a burst above what
+ * one writer sends, some 25,000 records/s); beyond, the oldest are dropped and that is reported.
+ * About 1 KB each: 50 MB at most.
+ */
+const MAX_QUEUED_RECORDS = 50_000;
 /** After a failed send, the queue is tried again this much later, ms. */
 const RETRY_DELAY_MS = 1000;
 /** A batch Redis itself refuses (an error reply, not a lost connection) is dropped after this many attempts. */
