@@ -10,6 +10,7 @@ import type { ApiContext } from '../context.js';
 import { storeTimeoutMs } from '../context.js';
 import { ApiError, validate, withDeadline } from '../errors.js';
 import { reusedFor } from '../../core/reused.js';
+import { MAX_BUCKETS } from '../../store/history-rules.js';
 
 /** The windows the dashboard offers: length and bucket width in seconds, how long an answer is reused in ms. */
 const WINDOWS: Record<string, { seconds: number; bucket: number; reuseMs: number }> = {
@@ -18,8 +19,6 @@ const WINDOWS: Record<string, { seconds: number; bucket: number; reuseMs: number
   '7d': { seconds: 7 * 86_400, bucket: 3600, reuseMs: 60_000 },
   '30d': { seconds: 30 * 86_400, bucket: 6 * 3600, reuseMs: 60_000 },
 };
-/** Most buckets of one answer. */
-const MAX_BUCKETS = 2000;
 /** Bans shown on the overview. */
 const NEWEST_BANS = 10;
 

@@ -2,7 +2,7 @@
 // a record factory, deterministic random records and filters, and the plain computations (query
 // results, statistics) the stores are checked against.
 import assert from 'node:assert/strict';
-import { ACTIONS } from '../sqlite/history.js';
+import { ACTIONS } from '../history-rules.js';
 import type { ResultRecord } from '../../core/result.js';
 import type { HistoryFilter, StatsQuery, StatsReport, Store } from '../types.js';
 

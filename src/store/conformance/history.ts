@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ConformancePart } from './harness.js';
-import { ACTIONS, MAX_BUCKETS } from '../sqlite/history.js';
+import { ACTIONS, MAX_BUCKETS } from '../history-rules.js';
 import type { HistoryFilter, StatsQuery } from '../types.js';
 import { addAll, DAY, expectedQuery, expectedStats, hit, HOUR, idsOf, MINUTE, randomFilter, randomRecords, randomSource, record, T0 } from './history-records.js';
 

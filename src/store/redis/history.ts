@@ -52,7 +52,7 @@
 import { randomBytes } from 'node:crypto';
 import type { RedisContext, PartialReport } from './context.js';
 import { RedisScript, type ScriptArg } from './script.js';
-import { ACTIONS, MAX_BUCKETS } from '../sqlite/history.js';
+import { ACTIONS, checkCount, checkStatsQuery, DEFAULT_LIMIT } from '../history-rules.js';
 import type { CountedValue, HistoryFilter, HistoryStore, MaintenanceLimits, StatsQuery, StatsReport } from '../types.js';
 import type { ResultRecord } from '../../core/result.js';
 
@@ -70,10 +70,6 @@ const MAX_QUEUED_RECORDS = 50_000;
 const RETRY_DELAY_MS = 1000;
 /** A batch Redis itself refuses (an error reply, not a lost connection) is dropped after this many attempts. */
 const MAX_REFUSED_ATTEMPTS = 3;
-/** Records per query when the filter gives no limit. */
-const DEFAULT_LIMIT = 100;
-/** Entries per top list when the stats query gives no `top`. */
-const DEFAULT_TOP = 10;
 /** Ids read from the driving index per round trip of a query: from this many ... */
 const WALK_BATCH_MIN = 100;
 /** ... doubling up to this many. */
@@ -315,12 +311,6 @@ function matches(r: ResultRecord, filter: HistoryFilter): boolean {
   return true;
 }
 
-/** A count (limit, top) given by a caller: a whole number from 0. */
-function checkCount(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 0) throw new RangeError(`${name} must be a whole number from 0, not ${value}`);
-  return value;
-}
-
 /** Counted values, most first, then in byte order; the first `top`. */
 function sortCounted(values: CountedValue[], top: number): CountedValue[] {
   return values.sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0)).slice(0, top);
@@ -538,19 +528,7 @@ export class RedisHistoryStore implements HistoryStore {
    */
   async stats(query: StatsQuery): Promise<StatsReport> {
     const { since, until, bucketSeconds } = query;
-    if (!Number.isFinite(since) || !Number.isFinite(until) || until < since) {
-      throw new RangeError(`the stats window must run forwards, from ${since} to ${until}`);
-    }
-    if (!Number.isInteger(bucketSeconds) || bucketSeconds <= 0 || bucketSeconds % 60 !== 0) {
-      throw new RangeError(`bucketSeconds must be a positive multiple of 60, not ${bucketSeconds}`);
-    }
-    const top = checkCount('top', query.top ?? DEFAULT_TOP);
-    const bucketMs = bucketSeconds * 1000;
-    const firstBucket = Math.floor(since / bucketMs);
-    const endBucket = until > since ? Math.ceil(until / bucketMs) : firstBucket;
-    if (endBucket - firstBucket > MAX_BUCKETS) {
-      throw new RangeError(`the window holds ${endBucket - firstBucket} buckets of ${bucketSeconds} s, more than ${MAX_BUCKETS}`);
-    }
+    const { top, bucketMs, firstBucket, endBucket } = checkStatsQuery(query);
     await this.flush();
 
     const zeroes = (): Record<string, number> => Object.fromEntries(ACTIONS.map((a) => [a, 0]));

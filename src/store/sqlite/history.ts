@@ -24,21 +24,11 @@ import type { CommitQueue } from './commit-queue.js';
 import type { SqliteWriter } from './writer.js';
 import { MINUTE_MS, minuteOf } from './rows.js';
 import type { CountedValue, HistoryFilter, HistoryStore, StatsQuery, StatsReport } from '../types.js';
-import type { Action } from '../../core/check.js';
+import { ACTIONS, checkCount, checkStatsQuery, DEFAULT_LIMIT } from '../history-rules.js';
 import type { ResultRecord } from '../../core/result.js';
 
 type Statement = Database.Statement<unknown[]>;
 
-/** Every action, in the order reports list them (a Record over Action, so a new one cannot be left out). */
-const ACTION_SET: Record<Action, true> = { accept: true, add_header: true, greylist: true, defer: true, reject: true };
-export const ACTIONS = Object.keys(ACTION_SET) as Action[];
-
-/** Records per query when the filter gives no limit. */
-const DEFAULT_LIMIT = 100;
-/** Entries per top list when the stats query gives no `top`. */
-const DEFAULT_TOP = 10;
-/** Most buckets a stats series may have (more is a RangeError). */
-export const MAX_BUCKETS = 2000;
 
 /** How much the reads do at a time; `SqliteHistoryStore.tuning`, changed by tests only. */
 export interface HistoryTuning {
@@ -245,12 +235,6 @@ function buildQuery(filter: HistoryFilter, driver: Driver | undefined, lowId: nu
   return { sql: `SELECT h.* FROM ${from} WHERE ${where.join(' AND ')} ORDER BY ${order} DESC LIMIT ?`, params };
 }
 
-/** A count (limit, top) given by a caller: a whole number from 0. */
-function checkCount(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 0) throw new RangeError(`${name} must be a whole number from 0, not ${value}`);
-  return value;
-}
-
 /** The `top` largest counts of a map, most first (ties by value), in one pass. */
 function topCounts(counts: Map<string, number>, top: number): CountedValue[] {
   const best: CountedValue[] = [];
@@ -393,19 +377,7 @@ export class SqliteHistoryStore implements HistoryStore {
    */
   async stats(query: StatsQuery): Promise<StatsReport> {
     const { since, until, bucketSeconds } = query;
-    if (!Number.isFinite(since) || !Number.isFinite(until) || until < since) {
-      throw new RangeError(`the stats window must run forwards, from ${since} to ${until}`);
-    }
-    if (!Number.isInteger(bucketSeconds) || bucketSeconds <= 0 || bucketSeconds % 60 !== 0) {
-      throw new RangeError(`bucketSeconds must be a positive multiple of 60, not ${bucketSeconds}`);
-    }
-    const top = checkCount('top', query.top ?? DEFAULT_TOP);
-    const bucketMs = bucketSeconds * 1000;
-    const firstBucket = Math.floor(since / bucketMs);
-    const endBucket = until > since ? Math.ceil(until / bucketMs) : firstBucket;
-    if (endBucket - firstBucket > MAX_BUCKETS) {
-      throw new RangeError(`the window holds ${endBucket - firstBucket} buckets of ${bucketSeconds} s, more than ${MAX_BUCKETS}`);
-    }
+    const { top, bucketMs, firstBucket, endBucket } = checkStatsQuery(query);
     await this.queue.sync();
     const fromMinute = minuteOf(since);
     const toMinute = until > since ? Math.ceil(until / MINUTE_MS) : fromMinute;
