@@ -17,7 +17,7 @@ import { binaryCompare, foldAscii } from './lists.js';
 import { RedisScript } from './script.js';
 import type { RedisStrikeStore } from './strikes.js';
 import { banNetwork } from '../sqlite/bans.js';
-import { mergeBan } from '../sqlite/rows.js';
+import { LocalBans } from '../local-bans.js';
 import type { Ban, BanSource, BanStore, MaintenanceLimits } from '../types.js';
 
 /** How long an expired ban stays stored when maintenance does not remove it first, in seconds (7 days). */
@@ -92,12 +92,7 @@ function decodeBan(network: string, value: string): Ban {
 }
 
 export class RedisBanStore implements BanStore {
-  private changes = 0;
-  /** Bans sent and not yet confirmed, by network. */
-  private readonly pending = new Map<string, Ban>();
-  /** Bans made by this process since takeLocalBans() was last called. */
-  private madeHere: Ban[] = [];
-  private liftedHere: string[] = [];
+  private readonly local = new LocalBans();
   private readonly indexKey: string;
   private readonly versionKey: string;
 
@@ -114,7 +109,7 @@ export class RedisBanStore implements BanStore {
   }
 
   get localChanges(): number {
-    return this.changes;
+    return this.local.changes;
   }
 
   async version(): Promise<number> {
@@ -123,34 +118,23 @@ export class RedisBanStore implements BanStore {
 
   async ban(ban: Ban): Promise<Ban> {
     const next: Ban = { ...ban, network: banNetwork(ban.network) };
-    const shown = mergeBan(this.pending.get(next.network), next);
-    this.pending.set(next.network, shown);
-    this.madeHere.push(shown);
-    this.changes++;
-    try {
+    return this.local.banning(next, async () => {
       const value = await PUT_BAN.run(
         this.context.redis,
         [this.banKey(next.network), this.indexKey, this.versionKey],
         [next.createdAt, next.expiresAt, next.source, next.reason, next.network, BAN_KEPT_AFTER_EXPIRY],
       );
       return decodeBan(next.network, String(value));
-    } finally {
-      if (this.pending.get(next.network) === shown) this.pending.delete(next.network);
-      this.changes++;
-    }
+    });
   }
 
   async lift(network: string): Promise<number> {
     const canonical = banNetwork(network);
-    this.pending.delete(canonical);
-    try {
+    return this.local.lifting(canonical, async () => {
       const lifted = Number(await LIFT_BAN.run(this.context.redis, [this.banKey(canonical), this.indexKey, this.versionKey], [canonical]));
       await this.strikes.clear(canonical);
       return lifted;
-    } finally {
-      this.liftedHere.push(canonical);
-      this.changes++;
-    }
+    });
   }
 
   /** The stored bans of these networks (those gone through their TTL are left out). */
@@ -187,22 +171,15 @@ export class RedisBanStore implements BanStore {
   }
 
   takeLocalBans(): Ban[] {
-    const taken = this.madeHere;
-    this.madeHere = [];
-    return taken;
+    return this.local.takeBans();
   }
 
   takeLocalLifts(): string[] {
-    const taken = this.liftedHere;
-    this.liftedHere = [];
-    return taken;
+    return this.local.takeLifts();
   }
 
   async active(now: number): Promise<Ban[]> {
-    const stored = await this.readBans(await this.networks(now, false));
-    const bans = new Map(stored.map((ban) => [ban.network, ban]));
-    for (const [network, ban] of this.pending) bans.set(network, mergeBan(bans.get(network), ban));
-    return [...bans.values()].filter((ban) => ban.expiresAt === 0 || ban.expiresAt > now);
+    return this.local.withPending(await this.readBans(await this.networks(now, false)), now);
   }
 
   /** Removes the bans expired by `now`, in batches (the version stays: they matched nothing any more). */

@@ -5,7 +5,8 @@
 import { canonicalNetwork } from '../../lists/entry.js';
 import type { CommitQueue } from './commit-queue.js';
 import type { Db } from './database.js';
-import { banFromRow, BANS_VERSION, mergeBan, type BanDbRow } from './rows.js';
+import { banFromRow, BANS_VERSION, type BanDbRow } from './rows.js';
+import { LocalBans } from '../local-bans.js';
 import { likeContains } from './sql.js';
 import type { SqliteWriter } from './writer.js';
 import type { Ban, BanStore } from '../types.js';
@@ -18,12 +19,7 @@ export function banNetwork(text: string): string {
 }
 
 export class SqliteBanStore implements BanStore {
-  private changes = 0;
-  /** Bans sent to the writer and not yet confirmed, by network. */
-  private readonly pending = new Map<string, Ban>();
-  /** Bans made by this process since takeLocalBans() was last called. */
-  private madeHere: Ban[] = [];
-  private liftedHere: string[] = [];
+  private readonly local = new LocalBans();
   private readonly getVersion;
 
   constructor(
@@ -35,7 +31,7 @@ export class SqliteBanStore implements BanStore {
   }
 
   get localChanges(): number {
-    return this.changes;
+    return this.local.changes;
   }
 
   async version(): Promise<number> {
@@ -44,28 +40,15 @@ export class SqliteBanStore implements BanStore {
 
   async ban(ban: Ban): Promise<Ban> {
     const next: Ban = { ...ban, network: banNetwork(ban.network) };
-    const shown = mergeBan(this.pending.get(next.network), next);
-    this.pending.set(next.network, shown);
-    this.madeHere.push(shown);
-    this.changes++;
-    try {
-      return (await this.writer.send({ kind: 'bansPut', ban: next })).ban!;
-    } finally {
-      if (this.pending.get(next.network) === shown) this.pending.delete(next.network);
-      this.changes++;
-    }
+    return this.local.banning(next, async () => (await this.writer.send({ kind: 'bansPut', ban: next })).ban!);
   }
 
   async lift(network: string): Promise<number> {
     const canonical = banNetwork(network);
-    this.pending.delete(canonical);
-    await this.queue.sync(); // queued strikes of the address are written before they are forgotten
-    try {
+    return this.local.lifting(canonical, async () => {
+      await this.queue.sync(); // queued strikes of the address are written before they are forgotten
       return (await this.writer.send({ kind: 'bansLift', network: canonical })).changes ?? 0;
-    } finally {
-      this.liftedHere.push(canonical);
-      this.changes++;
-    }
+    });
   }
 
   async list(filter: { now: number; includeExpired?: boolean; search?: string; limit?: number; offset?: number }): Promise<Ban[]> {
@@ -85,21 +68,15 @@ export class SqliteBanStore implements BanStore {
   }
 
   takeLocalBans(): Ban[] {
-    const taken = this.madeHere;
-    this.madeHere = [];
-    return taken;
+    return this.local.takeBans();
   }
 
   takeLocalLifts(): string[] {
-    const taken = this.liftedHere;
-    this.liftedHere = [];
-    return taken;
+    return this.local.takeLifts();
   }
 
   async active(now: number): Promise<Ban[]> {
     const rows = this.db.prepare('SELECT * FROM bans WHERE expires_at = 0 OR expires_at > ?').all(now) as BanDbRow[];
-    const bans = new Map(rows.map((row) => [row.network, banFromRow(row)]));
-    for (const [network, ban] of this.pending) bans.set(network, mergeBan(bans.get(network), ban));
-    return [...bans.values()].filter((b) => b.expiresAt === 0 || b.expiresAt > now);
+    return this.local.withPending(rows.map(banFromRow), now);
   }
 }
