@@ -15,27 +15,27 @@ import { PARTS } from './conformance/parts.js';
 
 const STORE_TIMEOUT_MS = 2000; // ms
 
-async function closeAll(stores: Store[]): Promise<void> {
-  for (const store of stores.reverse()) await store.close().catch(() => {});
+/** Runs `fn` with a store made by `make` (and peers made alike), then closes them all and cleans up. */
+async function withStores(make: () => Store, fn: (subject: StoreUnderTest) => Promise<void>, cleanUp: () => unknown): Promise<void> {
+  const opened: Store[] = [];
+  const open = (): Store => {
+    const store = make();
+    opened.push(store);
+    return store;
+  };
+  try {
+    await fn({ store: open(), peer: open });
+  } finally {
+    for (const store of opened.reverse()) await store.close().catch(() => {});
+    await cleanUp();
+  }
 }
 
 const sqlite: Backend = {
   name: 'sqlite',
   async with(fn) {
     const dir = mkdtempSync(join(tmpdir(), 'rempart-conformance-'));
-    const opened: Store[] = [];
-    const open = (): Store => {
-      const store = new SqliteStore(dir, STORE_TIMEOUT_MS);
-      opened.push(store);
-      return store;
-    };
-    const subject: StoreUnderTest = { store: open(), peer: open };
-    try {
-      await fn(subject);
-    } finally {
-      await closeAll(opened);
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await withStores(() => new SqliteStore(dir, STORE_TIMEOUT_MS), fn, () => rmSync(dir, { recursive: true, force: true }));
   },
 };
 
@@ -47,19 +47,7 @@ const redis: Backend = {
     const server = redisServer!;
     const prefix = server.newPrefix();
     const settings = { ...parseConfigText('', 'conformance').store.redis, url: server.url, prefix };
-    const opened: RedisStore[] = [];
-    const open = (): Store => {
-      const store = new RedisStore({ settings, commandTimeoutMs: STORE_TIMEOUT_MS, waitForConnection: true });
-      opened.push(store);
-      return store;
-    };
-    const subject: StoreUnderTest = { store: open(), peer: open };
-    try {
-      await fn(subject);
-    } finally {
-      await closeAll(opened);
-      await server.dropPrefix(prefix);
-    }
+    await withStores(() => new RedisStore({ settings, commandTimeoutMs: STORE_TIMEOUT_MS, waitForConnection: true }), fn, () => server.dropPrefix(prefix));
   },
 };
 
