@@ -144,6 +144,12 @@ export class RedisConnection {
 
   async close(): Promise<void> {
     this.closing = true;
+    // QUIT lets the replies of commands sent before it arrive; without a connection it would only
+    // wait in the offline queue (CLI commands), so the client is then dropped at once.
+    if (this.client.status !== 'ready') {
+      this.client.disconnect();
+      return;
+    }
     try {
       await this.client.quit();
     } catch {

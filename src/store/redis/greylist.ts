@@ -226,6 +226,9 @@ export class RedisGreylistStore implements GreylistStore {
 
   /** Drops the cache when any host flushed or deleted entries since the last look. */
   private async checkGeneration(): Promise<void> {
+    // Not while disconnected: a CLI command's client would queue the read, and its deadline timer
+    // would keep the process alive after the command is done.
+    if (this.context.redis.status !== 'ready') return;
     let generation: string;
     try {
       generation = (await this.context.redis.get(this.generationKey)) ?? '0';
