@@ -29,6 +29,13 @@ test('config check accepts a valid file and says what will run', () => {
     assert.match(stdout, /checks enabled: bans, attachments, lists, recipients, helo, rdns, sender, mime-problems, content-headers, content-html, content-links, bayes, strikes, greylist\n/);
     assert.match(stdout, /policy: 127\.0\.0\.1:10999/);
     assert.match(stdout, /milter: 127\.0\.0\.1:11332/);
+    assert.match(stdout, new RegExp(`store: sqlite ${dir}/store\n`));
+    // A Redis store is named by its server and prefix, never with its password.
+    writeFileSync(file, 'store: { backend: redis, redis: { url: "redis://:s3cret@10.0.0.5:6379/2", prefix: "mx:" } }\n');
+    const redis = rempart(['config', 'check', '--config', file]);
+    assert.equal(redis.code, 0);
+    assert.match(redis.stdout, /store: redis redis:\/\/:\*\*\*@10\.0\.0\.5:6379\/2 prefix mx:\n/);
+    assert.doesNotMatch(redis.stdout, /s3cret/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

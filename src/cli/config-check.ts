@@ -6,6 +6,8 @@ import { createLogger } from '../core/log.js';
 import { Pipeline } from '../core/pipeline.js';
 import { CHECKS } from '../core/registry.js';
 import type { Store } from '../store/types.js';
+import type { Config } from '../config/schema.js';
+import { describeRedis } from '../store/redis/connection.js';
 import { configOption, parseCommandArgs } from './common.js';
 import { resolverFromConfig } from '../dns/from-config.js';
 
@@ -37,6 +39,11 @@ export async function configCheck(args: string[]): Promise<number> {
     process.stderr.write(`${pipeline.problems.length} problem(s) in files named by ${source}\n`);
     return 1;
   }
-  process.stdout.write(`configuration OK: ${source}\nchecks enabled: ${pipeline.enabledChecks().join(', ') || 'none'}\nstore: ${config.store.backend} ${config.store.path}\npolicy: ${config.policy.enabled ? config.policy.listen : 'off'}\nmilter: ${config.milter.enabled ? config.milter.listen : 'off'}\n`);
+  process.stdout.write(`configuration OK: ${source}\nchecks enabled: ${pipeline.enabledChecks().join(', ') || 'none'}\nstore: ${storeSummary(config.store)}\npolicy: ${config.policy.enabled ? config.policy.listen : 'off'}\nmilter: ${config.milter.enabled ? config.milter.listen : 'off'}\n`);
   return 0;
+}
+
+/** The store a configuration names, as `describe()` of the opened store says it (the password hidden). */
+function storeSummary(store: Config['store']): string {
+  return store.backend === 'sqlite' ? `sqlite ${store.path}` : describeRedis(store.redis);
 }

@@ -55,6 +55,13 @@ export function redactedUrl(url: string): string {
   }
 }
 
+/** One line naming a Redis store: server (password hidden), Sentinel or Cluster, and the key prefix. */
+export function describeRedis(settings: RedisSettings): string {
+  if (settings.cluster.length > 0) return `redis cluster ${settings.cluster.join(',')} prefix ${settings.prefix}`;
+  if (settings.sentinels.length > 0) return `redis sentinel ${settings.sentinel_name}@${settings.sentinels.join(',')} prefix ${settings.prefix}`;
+  return `redis ${redactedUrl(settings.url)} prefix ${settings.prefix}`;
+}
+
 /** The reconnection delay after `attempt` failed attempts, ms: 100, 200, 400... up to `maxMs`. */
 export function reconnectDelayMs(attempt: number, maxMs: number): number {
   return Math.min(100 * 2 ** Math.min(Math.max(attempt - 1, 0), 20), maxMs);

@@ -3,7 +3,7 @@
 // Redis TTLs; index sorted sets that list them are pruned by maintenance. Read-modify-writes are
 // atomic across hosts (compare-and-set Lua scripts, MULTI), so two nodes updating one triplet,
 // ban, strike tally or token at once stay correct.
-import { RedisConnection, redactedUrl, type RedisSettings } from './connection.js';
+import { describeRedis, RedisConnection, type RedisSettings } from './connection.js';
 import type { RedisContext } from './context.js';
 import { RedisKeys } from './keys.js';
 import { RedisGreylistStore } from './greylist.js';
@@ -55,10 +55,7 @@ export class RedisStore implements Store {
   }
 
   describe(): string {
-    const { settings } = this.options;
-    if (settings.cluster.length > 0) return `redis cluster ${settings.cluster.join(',')} prefix ${settings.prefix}`;
-    if (settings.sentinels.length > 0) return `redis sentinel ${settings.sentinel_name}@${settings.sentinels.join(',')} prefix ${settings.prefix}`;
-    return `redis ${redactedUrl(settings.url)} prefix ${settings.prefix}`;
+    return describeRedis(this.options.settings);
   }
 
   status(): StoreStatus {
