@@ -121,6 +121,8 @@ function startApp(session: Session): void {
 
 /** How often the store's state is read from /health, in ms. */
 const STORE_WATCH_MS = 5000;
+/** How the banner names a store backend. */
+const STORE_NAMES: Record<string, string> = { redis: 'Redis', sqlite: 'SQLite' };
 /** The timer of watchStore (one, whatever the number of logins). */
 let storeWatch: number | undefined;
 
@@ -140,7 +142,7 @@ function watchStore(banner: HTMLElement): void {
             ? 'Mail is deferred (451 4.3.0) until it returns.'
             : 'Mail flows: greylisting, lists, bans and Bayes that need it count as no finding.';
         banner.replaceChildren(
-          h('strong', {}, `The ${store.backend} store is unreachable since ${since}. `),
+          h('strong', {}, `The ${STORE_NAMES[store.backend] ?? store.backend} store is unreachable since ${since}. `),
           h('span', {}, `${meanwhile} The daemon reconnects by itself.`),
           h('span', { class: 'store-error' }, store.error ? ` Last error: ${store.error}` : ''),
         );

@@ -5,7 +5,8 @@
 // overview), follows the history live and opens details, fixes a greylisted sender in two clicks
 // and adds a block entry through the forms (the policy server applies both), learns uploaded
 // messages as spam and checks a pasted one, and checks the phone width (375 px: no horizontal
-// scrolling of the page, labelled controls) and the read-only role. Screenshots go to
+// scrolling of the page, labelled controls) and the read-only role; and, on a Redis store, the
+// banner every page shows while the store is unreachable. Screenshots go to
 // test-results/screenshots/. Skipped, saying why, when /usr/bin/chromium is missing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,6 +20,7 @@ import { startRempart, type RempartInstance } from '../helpers/daemon.js';
 import { repoRoot } from '../helpers/paths.js';
 import { freePort } from '../helpers/ports.js';
 import { PolicyClient } from '../helpers/policy-client.js';
+import { startTestRedis } from '../helpers/redis-server.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -532,4 +534,45 @@ test('the dashboard without a password (loopback): straight to the overview, not
   assert.equal(await page.getByRole('button', { name: 'Log out' }).isVisible(), false, 'no log-out button');
   assert.match((await page.locator('svg.chart-series text.empty').textContent()) ?? '', /No decisions in this window/);
   assert.deepEqual(seen.errors, []);
+});
+
+test('the dashboard shows a banner on every page while the Redis store is unreachable, gone once it is back', { timeout: 90_000 }, async (t) => {
+  if (!existsSync(CHROMIUM)) return t.skip(`dashboard browser test skipped: ${CHROMIUM} not found (apt-get install chromium)`);
+  const redis = await startTestRedis();
+  let daemon: RempartInstance | undefined;
+  let browser: Browser | undefined;
+  t.after(async () => {
+    await browser?.close();
+    await daemon?.stop();
+    await redis.close();
+  });
+  if (!redis.own) return t.skip('REDIS_URL names a shared Redis: this test needs one it may stop');
+  const prefix = redis.newPrefix();
+  const policyPort = await freePort();
+  daemon = await startRempart({
+    policyPort,
+    configYaml: `hostname: redis.example\npolicy: { listen: "127.0.0.1:${policyPort}" }\n` + `store: { backend: redis, timeout: 1s, redis: { url: "${redis.url}", prefix: "${prefix}", max_reconnect_delay: 1s } }\n`,
+  });
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  const page = await browser.newPage();
+  await page.goto(`${daemon.httpUrl}/#/lists`);
+  const banner = page.locator('#store-banner');
+  await page.locator('main h1, main h2').first().waitFor();
+  assert.equal(await banner.isVisible(), false, 'no banner while the store answers');
+
+  await redis.stop();
+  await banner.waitFor({ state: 'visible', timeout: 15_000 });
+  const text = (await banner.textContent()) ?? '';
+  assert.match(text, /The Redis store is unreachable since /);
+  assert.match(text, /Mail flows: greylisting, lists, bans and Bayes that need it count as no finding\./);
+  assert.match(text, /reconnects by itself/);
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOTS, 'store-unreachable.png'), fullPage: true });
+  // Another page shows it too (it belongs to the shell, not to one view).
+  await page.goto(`${daemon.httpUrl}/#/history`);
+  await banner.waitFor({ state: 'visible', timeout: 10_000 });
+
+  await redis.start();
+  await banner.waitFor({ state: 'hidden', timeout: 20_000 });
+  await redis.dropPrefix(prefix);
 });
