@@ -46,6 +46,15 @@ const countPass = (current: ClientState | undefined): Update<ClientState, number
   return { next: { passes, lastSeen: T }, result: passes };
 };
 
+/** The state of a triplet, read through an update that writes nothing. */
+const read = (greylist: GreylistStore, key: string): Promise<TripletState | undefined> =>
+  greylist.updateTriplet(key, undefined, (current) => ({ next: current, result: current }), expiresAfterMaxAge);
+/** The passes of a client, read the same way (undefined: absent). */
+const readClient = (greylist: GreylistStore, key: string): Promise<number | undefined> =>
+  greylist.updateClient(key, (current) => ({ next: current, result: current?.passes }), expiresAfterMaxAge);
+/** A flush made by another host or process is seen within this long (both stores look once a second). */
+const FOREIGN_FLUSH_SEEN_MS = 5000; // ms
+
 /** The value without its undefined fields (absent labels are missing or undefined, as a backend has them). */
 const plain = <V>(value: V): V => JSON.parse(JSON.stringify(value)) as V;
 
@@ -179,6 +188,38 @@ export const greylistConformance: ConformancePart = (backend) => {
       assert.deepEqual((await store.greylist.listTriplets({})).map((r) => r.key), ['t6']);
       assert.equal(await put(store.greylist, 't1', waiting(T)), undefined, 'a flushed triplet is absent to the next update');
     }));
+
+  test('greylist: a flush by another host reaches the copies this one keeps in memory within seconds', () =>
+    fresh(backend, async ({ store, peer }) => {
+      const other = peer();
+      await put(store.greylist, 'known', passed(T));
+      await putClient(store.greylist, '192.0.2.9', { passes: 1, lastSeen: T });
+      await store.greylist.listTriplets({}); // written (SQLite: committed) before the other host looks
+      // Read them here, so that a store keeping copies of known entries holds them.
+      assert.equal((await read(store.greylist, 'known'))?.passedAt, T);
+      assert.equal(await readClient(store.greylist, '192.0.2.9'), 1);
+      assert.equal(await other.greylist.flushTriplets({}), 1);
+      assert.equal(await other.greylist.flushClients(), 1);
+      const deadline = Date.now() + FOREIGN_FLUSH_SEEN_MS;
+      while ((await read(store.greylist, 'known')) !== undefined || (await readClient(store.greylist, '192.0.2.9')) !== undefined) {
+        assert.ok(Date.now() < deadline, `the other host's flush is still unseen after ${FOREIGN_FLUSH_SEEN_MS} ms`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }));
+
+  test(
+    'greylist: an entry read ahead (prefetch) and changed meanwhile by another host loses no update',
+    { skip: backend.name !== 'redis' && 'SQLite has one writing process (the daemon) and reads nothing ahead' },
+    () =>
+      fresh(backend, async ({ store, peer }) => {
+        const other = peer();
+        store.greylist.prefetch?.({ triplet: 'k', client: 'c' });
+        assert.equal(await other.greylist.updateTriplet('k', undefined, countAttempt, expiresAfterMaxAge), 1);
+        assert.equal(await other.greylist.updateClient('c', countPass, expiresAfterMaxAge), 1);
+        assert.equal(await store.greylist.updateTriplet('k', undefined, countAttempt, expiresAfterMaxAge), 2);
+        assert.equal(await store.greylist.updateClient('c', countPass, expiresAfterMaxAge), 2);
+      }),
+  );
 
   test('greylist: stats count triplets waiting and passed, clients, and clients at the auto-allow threshold', () =>
     fresh(backend, async ({ store }) => {

@@ -235,7 +235,8 @@ export class RedisGreylistStore implements GreylistStore {
     } catch {
       return; // Redis away: the cache keeps serving until it is back (entries age out all the same)
     }
-    if (this.generation !== undefined && generation !== this.generation) this.cache.clear();
+    // The first look clears too: a flush may have come between this store's first reads and it.
+    if (generation !== this.generation) this.cache.clear();
     this.generation = generation;
   }
 
