@@ -66,6 +66,38 @@ test('a multipart/mixed message: headers, text and HTML parts with charsets, att
   );
 });
 
+test('parts are decoded without a Blob (decoder-speedup.ts), in several chunks, and the global Blob is left as it was', async () => {
+  const big = Buffer.alloc(300_000);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 7919) % 251;
+  const raw = message(
+    ['Subject: chunks'],
+    multipart('mixed', 'b', [
+      entity(['Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: quoted-printable'], 'd=C3=A9j=C3=A0 =\r\nvu'),
+      entity(['Content-Type: text/plain; charset=utf-8'], 'plain text'),
+      entity(['Content-Type: application/octet-stream', 'Content-Disposition: attachment; filename="big.bin"', 'Content-Transfer-Encoding: base64'], base64Body(big)),
+    ]),
+  );
+  const RealBlob = globalThis.Blob;
+  let blobs = 0;
+  class CountingBlob extends RealBlob {
+    constructor(...args: ConstructorParameters<typeof Blob>) {
+      super(...args);
+      blobs++;
+    }
+  }
+  globalThis.Blob = CountingBlob;
+  try {
+    const parsed = await parseMessage(raw);
+    assert.equal(blobs, 0, 'no Blob built while parsing');
+    assert.equal(globalThis.Blob, CountingBlob, 'the global Blob is the one the process had');
+    assert.deepEqual(parsed.textParts.map((part) => part.content), ['déjà vu\n', 'plain text\n']);
+    assert.equal(parsed.attachments.length, 1);
+    assert.ok(Buffer.from(parsed.attachments[0]!.content).equals(big), 'a 300 KB base64 attachment, decoded in several chunks, is whole');
+  } finally {
+    globalThis.Blob = RealBlob;
+  }
+});
+
 test('a single-part message, a named inline text part, parts without type or with an unknown disposition', async () => {
   const plain = await parseMessage(Buffer.from('Subject: hi\r\n\r\nHello\r\n'));
   assert.deepEqual(plain.textParts, [{ kind: 'text', content: 'Hello\n', charset: '', nested: false }]);
