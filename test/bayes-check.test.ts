@@ -66,21 +66,23 @@ test('no opinion before min_messages, then spam and ham with scaled scores, X-Sp
   assert.ok(symbol.score >= 2.5 && symbol.score <= 5, `half to all of spam_score: ${symbol.score}`);
   assert.equal(spam.facts.bayes_verdict, 'spam');
   assert.ok((spam.facts.bayes_probability as number) >= 0.99);
+  assert.ok((spam.facts.bayes_evidence as number) > 2, `evidence ${spam.facts.bayes_evidence}`);
   assert.match(spam.headers.find((h) => h.name === 'X-Spam-Bayes')!.value, /^(0|1)\.\d{4}$/);
 
   const ham = (await scanner.scan(message(HAM_WORDS, 102))).decision;
   const hamSymbol = ham.symbols.find((s) => s.name === 'BAYES_HAM');
   assert.ok(hamSymbol && hamSymbol.score <= -1.5 && hamSymbol.score >= -3, JSON.stringify(ham.symbols));
   assert.equal(ham.facts.bayes_verdict, 'ham');
+  assert.ok((ham.facts.bayes_evidence as number) < -2, `evidence ${ham.facts.bayes_evidence}`);
 });
 
 test('bayesSymbol: half the score at the cutoff, all of it at certainty, nothing when unsure', () => {
   const settings = resolveComputedDefaults(parseConfigText('', 'test.yaml')).bayes;
-  assert.deepEqual(bayesSymbol({ probability: 1, verdict: 'spam', significantTokens: [] }, settings)?.score, 5);
-  assert.deepEqual(bayesSymbol({ probability: 0.99, verdict: 'spam', significantTokens: [] }, settings)?.score, 2.5);
-  assert.deepEqual(bayesSymbol({ probability: 0, verdict: 'ham', significantTokens: [] }, settings)?.score, -3);
-  assert.deepEqual(bayesSymbol({ probability: 0.05, verdict: 'ham', significantTokens: [] }, settings)?.score, -1.5);
-  assert.equal(bayesSymbol({ probability: 0.7, verdict: 'unsure', significantTokens: [] }, settings), undefined);
+  assert.deepEqual(bayesSymbol({ probability: 1, verdict: 'spam' }, settings)?.score, 5);
+  assert.deepEqual(bayesSymbol({ probability: 0.99, verdict: 'spam' }, settings)?.score, 2.5);
+  assert.deepEqual(bayesSymbol({ probability: 0, verdict: 'ham' }, settings)?.score, -3);
+  assert.deepEqual(bayesSymbol({ probability: 0.05, verdict: 'ham' }, settings)?.score, -1.5);
+  assert.equal(bayesSymbol({ probability: 0.7, verdict: 'unsure' }, settings), undefined);
 });
 
 test("per_user: a recipient's own database judges mail to that recipient alone once it has min_messages", async (t) => {

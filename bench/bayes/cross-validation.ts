@@ -80,7 +80,7 @@ export function crossValidate(validation: CrossValidation, params: ClassifierPar
     fold.examples.forEach((example, index) => {
       const result = classify(example.tokens, fold.counts[index]!, fold.classes, params);
       if (result === undefined) throw new Error('cross-validation: a fold has fewer than min_messages of a class');
-      scored.push({ id: example.id, kind: example.kind, score: result.probability, verdict: result.verdict });
+      scored.push({ id: example.id, kind: example.kind, score: result.probability, evidence: result.evidence, verdict: result.verdict });
     });
   }
   return scored;

@@ -4,7 +4,7 @@
 // unseen tokens, too few learned messages).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chi2Q, classify, combine, tokenProbability, verdictOf, type ClassifierParams, type TokenCounts } from './robinson.js';
+import { chi2LogQ, chi2Q, classify, combine, combineWithEvidence, tokenProbability, verdictOf, type ClassifierParams, type TokenCounts } from './robinson.js';
 
 /** bogofilter's defaults, with max_tokens and min_messages as in the configuration's schema. */
 const BOGOFILTER: ClassifierParams = { robs: 0.0178, robx: 0.52, min_dev: 0.375, max_tokens: 150, spam_cutoff: 0.99, ham_cutoff: 0.45, min_messages: 200 };
@@ -44,6 +44,34 @@ test('chi2Q does not underflow where e^(−m) alone would (m > 745)', () => {
   const q = chi2Q(2 * m, 2 * half);
   assert.ok(q > 0, 'not rounded to 0');
   near(Math.log(q), logQ, 1e-9, 'ln Q');
+});
+
+test('chi2LogQ: ln Q, where Q itself rounds to 0 too', () => {
+  // ν = 4, χ² = 4: ln(3e^−2) = ln 3 − 2.
+  near(chi2LogQ(4, 4), Math.log(3) - 2);
+  assert.equal(chi2LogQ(0, 10), 0);
+  // ν = 2: ln Q = −χ²/2 exactly, for any χ², far past the smallest double (e^−745).
+  near(chi2LogQ(4000, 2), -2000, 1e-9);
+  assert.equal(chi2Q(4000, 2), 0);
+});
+
+test('evidence: where the probability is exactly 1 (or 0), the evidence still orders the messages', () => {
+  const strong = Array(40).fill(0.99);
+  const overwhelming = Array(80).fill(0.99);
+  const a = combineWithEvidence(strong);
+  const b = combineWithEvidence(overwhelming);
+  assert.equal(a.probability, 1);
+  assert.equal(b.probability, 1);
+  assert.ok(a.evidence > 16 && b.evidence > a.evidence, `${a.evidence} < ${b.evidence}`);
+  // The mirror image: the same strength of ham evidence, the opposite sign.
+  const ham = combineWithEvidence(Array(40).fill(0.01));
+  assert.equal(ham.probability, 0);
+  near(ham.evidence, -a.evidence, 1e-9, 'symmetric');
+  // Evenly balanced tokens, or none: no evidence either way.
+  near(combineWithEvidence([0.9, 0.1]).evidence, 0, 1e-12, 'balanced');
+  assert.deepEqual(combineWithEvidence([]), { probability: 0.5, evidence: 0 });
+  // combine() is the probability of combineWithEvidence().
+  assert.equal(combine([0.9, 0.8, 0.3]), combineWithEvidence([0.9, 0.8, 0.3]).probability);
 });
 
 test('chi2Q refuses odd or non-positive degrees of freedom', () => {
@@ -153,7 +181,7 @@ test('classify: edge cases', () => {
   const counts = new Map<string, TokenCounts>([['the', { spam: 500, ham: 500 }]]);
   // No tokens at all, only neutral tokens, only tokens never seen: no evidence, unsure.
   for (const tokens of [[], ['the'], ['never', 'seen']]) {
-    assert.deepEqual(classify(tokens, counts, TRAINED, BOGOFILTER), { probability: 0.5, verdict: 'unsure', significantTokens: [] }, JSON.stringify(tokens));
+    assert.deepEqual(classify(tokens, counts, TRAINED, BOGOFILTER), { probability: 0.5, evidence: 0, verdict: 'unsure', significantTokens: [] }, JSON.stringify(tokens));
   }
   // With a robx far from 0.5, tokens never seen do count (f = robx).
   const unseen = classify(['never', 'seen'], counts, TRAINED, { ...BOGOFILTER, robx: 0.95, min_dev: 0.3 })!;

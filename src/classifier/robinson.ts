@@ -13,6 +13,12 @@
 // near 1 for spam, near 0 for ham, and near 0.5 when both or neither are strong (Robinson, "A
 // Statistical Approach to the Spam Problem", Linux Journal 2003; bogofilter's P, Q and spamicity).
 // Without any significant token there is no evidence: probability 0.5, verdict 'unsure'.
+//
+// I is a double, so past 1 - 1e-16 it is exactly 1 (and below 1e-16, 0): in the SpamAssassin
+// corpus half the spam scores 1. The tails themselves do not saturate when kept in logs, so each
+// classification also gives its evidence, log10(H) - log10(S): how many decimal orders of magnitude
+// the ham tail exceeds the spam tail by, positive for spam, negative for ham, 0 for none. Among
+// messages of equal probability it tells the barely certain from the overwhelming.
 
 /** How many learned spam and ham messages held a token. */
 export interface TokenCounts {
@@ -55,6 +61,8 @@ export interface SignificantToken {
 export interface Classification {
   /** Robinson's indicator I, from 0 (ham) to 1 (spam). */
   probability: number;
+  /** log10(H) - log10(S) (see the top of the file): positive for spam, negative for ham, 0 without significant tokens. */
+  evidence: number;
   verdict: Verdict;
   /** The tokens combined, most significant first. */
   significantTokens: SignificantToken[];
@@ -68,14 +76,18 @@ const LN_RESCALE = Math.log(RESCALE_ABOVE);
 
 /**
  * The chi-square survival function Q(χ² | ν) for an even number ν of degrees of freedom:
- * e^(−m) · Σ_{i<ν/2} m^i / i!  with m = χ²/2 (the closed form Robinson uses), summed with rescaling
- * so that e^(−m) does not underflow for large m.
+ * e^(−m) · Σ_{i<ν/2} m^i / i!  with m = χ²/2 (the closed form Robinson uses).
  */
 export function chi2Q(chiSquare: number, degreesOfFreedom: number): number {
+  return Math.min(1, Math.exp(chi2LogQ(chiSquare, degreesOfFreedom)));
+}
+
+/** ln Q(χ² | ν), summed with rescaling so that it neither underflows nor overflows for large χ². */
+export function chi2LogQ(chiSquare: number, degreesOfFreedom: number): number {
   if (!Number.isInteger(degreesOfFreedom) || degreesOfFreedom <= 0 || degreesOfFreedom % 2 !== 0) {
     throw new RangeError(`chi2Q: degrees of freedom must be a positive even integer, got ${degreesOfFreedom}`);
   }
-  if (chiSquare <= 0) return 1;
+  if (chiSquare <= 0) return 0;
   const m = chiSquare / 2;
   let term = 1;
   let sum = 1;
@@ -89,7 +101,7 @@ export function chi2Q(chiSquare: number, degreesOfFreedom: number): number {
       logScale += LN_RESCALE;
     }
   }
-  return Math.min(1, Math.exp(Math.log(sum) + logScale - m));
+  return Math.min(0, Math.log(sum) + logScale - m);
 }
 
 /** Robinson's f(w) for a token with these counts (see the top of the file). */
@@ -106,9 +118,14 @@ export function tokenProbability(counts: TokenCounts | undefined, classes: Class
   return (robs * robx + n * p) / (robs + n);
 }
 
-/** Robinson's indicator I = (1 + H − S) / 2 for these f(w) values (0.5 for none). */
+/** Robinson's indicator I = (1 + H - S) / 2 for these f(w) values (0.5 for none). */
 export function combine(probabilities: readonly number[]): number {
-  if (probabilities.length === 0) return EVEN_ODDS;
+  return combineWithEvidence(probabilities).probability;
+}
+
+/** I, and the evidence log10(H) - log10(S) (see the top of the file), for these f(w) values. */
+export function combineWithEvidence(probabilities: readonly number[]): { probability: number; evidence: number } {
+  if (probabilities.length === 0) return { probability: EVEN_ODDS, evidence: 0 };
   let sumLnF = 0;
   let sumLnOneMinusF = 0;
   for (const f of probabilities) {
@@ -116,9 +133,9 @@ export function combine(probabilities: readonly number[]): number {
     sumLnOneMinusF += Math.log1p(-f);
   }
   const degreesOfFreedom = 2 * probabilities.length;
-  const hamminess = chi2Q(-2 * sumLnF, degreesOfFreedom);
-  const spamminess = chi2Q(-2 * sumLnOneMinusF, degreesOfFreedom);
-  return (1 + hamminess - spamminess) / 2;
+  const lnHamminess = chi2LogQ(-2 * sumLnF, degreesOfFreedom);
+  const lnSpamminess = chi2LogQ(-2 * sumLnOneMinusF, degreesOfFreedom);
+  return { probability: (1 + Math.exp(lnHamminess) - Math.exp(lnSpamminess)) / 2, evidence: (lnHamminess - lnSpamminess) / Math.LN10 };
 }
 
 /** The verdict for a probability: spam at or above spam_cutoff, ham at or below ham_cutoff, else unsure. */
@@ -160,7 +177,7 @@ export function classify(tokens: readonly string[], counts: ReadonlyMap<string, 
     chosen.push(entry);
     probabilities.push(entry.f);
   }
-  if (chosen.length === 0) return { probability: EVEN_ODDS, verdict: 'unsure', significantTokens: [] };
-  const probability = combine(probabilities);
-  return { probability, verdict: verdictOf(probability, params), significantTokens: chosen };
+  if (chosen.length === 0) return { probability: EVEN_ODDS, evidence: 0, verdict: 'unsure', significantTokens: [] };
+  const { probability, evidence } = combineWithEvidence(probabilities);
+  return { probability, evidence, verdict: verdictOf(probability, params), significantTokens: chosen };
 }

@@ -46,8 +46,11 @@ class ChunkJoin {
   }
 }
 
+/** The pass-through decoder pushes a "\n" string after every line: its bytes, made once. */
+const NEWLINE: Uint8Array = textEncoder.encode('\n');
+
 function bytesOf(part: ChunkPart): Uint8Array {
-  if (typeof part === 'string') return textEncoder.encode(part);
+  if (typeof part === 'string') return part === '\n' ? NEWLINE : textEncoder.encode(part);
   if (part instanceof ArrayBuffer) return new Uint8Array(part);
   return new Uint8Array(part.buffer, part.byteOffset, part.byteLength);
 }

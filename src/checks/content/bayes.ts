@@ -36,7 +36,7 @@ async function scopeFor(recipients: readonly string[], settings: Config['bayes']
  * The score of a verdict, in proportion to the classifier's certainty: half the configured score
  * at the cutoff, all of it at probability 1 (spam) or 0 (ham).
  */
-export function bayesSymbol(result: Classification, settings: Config['bayes']): SymbolHit | undefined {
+export function bayesSymbol(result: Pick<Classification, 'probability' | 'verdict'>, settings: Config['bayes']): SymbolHit | undefined {
   const p = result.probability;
   const shown = p.toFixed(PROBABILITY_DIGITS);
   if (result.verdict === 'spam') {
@@ -99,7 +99,7 @@ export const bayesCheck: CheckDescriptor = {
         return {
           ...(symbol ? { symbols: [symbol] } : {}),
           headers: [{ name: 'X-Spam-Bayes', value: result.probability.toFixed(PROBABILITY_DIGITS) }],
-          facts: { bayes_probability: probability, bayes_verdict: result.verdict, ...(scope ? { bayes_database: scope } : {}) },
+          facts: { bayes_probability: probability, bayes_evidence: Number(result.evidence.toFixed(1)), bayes_verdict: result.verdict, ...(scope ? { bayes_database: scope } : {}) },
         };
       },
       ...(settings.auto_learn.enabled ? { observe: (task: Task, decision: Decision) => autoLearn(task, decision, settings, store.bayes, log) } : {}),
