@@ -212,20 +212,11 @@ export class SqliteGreylistStore implements GreylistStore {
     return changes;
   }
 
+  /** Counted on the writer thread: a scan of both tables, some 100 ms for a million triplets, must not stall the main thread. */
   async stats(autoAllowThreshold: number): Promise<GreylistStats> {
     await this.queue.sync();
-    const triplets = this.db
-      .prepare('SELECT count(*) AS total, coalesce(sum(passed_at = 0), 0) AS waiting FROM greylist_triplets')
-      .get() as { total: number; waiting: number };
-    const clients = this.db
-      .prepare('SELECT count(*) AS total, coalesce(sum(passes >= ?), 0) AS allowed FROM greylist_clients')
-      .get(autoAllowThreshold > 0 ? autoAllowThreshold : Number.MAX_SAFE_INTEGER) as { total: number; allowed: number };
-    return {
-      triplets: triplets.total,
-      waiting: triplets.waiting,
-      passed: triplets.total - triplets.waiting,
-      clients: clients.total,
-      autoAllowed: clients.allowed,
-    };
+    const reply = await this.writer.send({ kind: 'greylistStats', autoAllowThreshold });
+    if (!reply.greylistStats) throw new Error('greylist stats: the writer thread gave no counts');
+    return reply.greylistStats;
   }
 }

@@ -293,7 +293,6 @@ function rejectedTopStatements(db: Db, column: string, kind: 'client' | 'sender'
 
 export class SqliteHistoryStore implements HistoryStore {
   private readonly getRecord;
-  private readonly countRecords;
   private readonly readIdBounds;
   private readonly readSeriesMinutes;
   private readonly readSeriesHours;
@@ -311,7 +310,6 @@ export class SqliteHistoryStore implements HistoryStore {
     private readonly writer: SqliteWriter,
   ) {
     this.getRecord = db.prepare('SELECT * FROM history WHERE id = ?');
-    this.countRecords = db.prepare('SELECT count(*) AS n FROM history');
     this.readIdBounds = db.prepare(
       `SELECT min(first_id) AS low, max(last_id) AS high FROM (${rollupUnion('first_id, last_id', 'stats_minutes', 'stats_hours')})`,
     );
@@ -359,10 +357,12 @@ export class SqliteHistoryStore implements HistoryStore {
     return row ? fromRow(row) : undefined;
   }
 
-  /** All records kept; counts the entries of the narrowest index (about 30 ms for a million records). */
+  /** All records kept; counted on the writer thread (about 30 ms for a million records), after the records queued before the call. */
   async count(): Promise<number> {
     await this.queue.sync();
-    return (this.countRecords.get() as { n: number }).n;
+    const reply = await this.writer.send({ kind: 'historyCount' });
+    if (reply.count === undefined) throw new Error('history count: the writer thread gave no count');
+    return reply.count;
   }
 
   /**

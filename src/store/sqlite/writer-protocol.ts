@@ -3,7 +3,7 @@
 // checkpoint or a maintenance pass.
 import type { ResultRecord } from '../../core/result.js';
 import type {
-  Ban, BayesClass, ClientState, LearnInput, LearnOutcome, ListEntry, ListEntryInput, ListSelector, MaintenanceLimits, MaintenanceReport,
+  Ban, BayesClass, ClientState, GreylistStats, LearnInput, LearnOutcome, ListEntry, ListEntryInput, ListSelector, MaintenanceLimits, MaintenanceReport,
   RecipientEntry, RecipientInput, TripletLabels, TripletState,
 } from '../types.js';
 
@@ -73,7 +73,14 @@ export type WriterRequest =
   | { id: number; kind: 'bayesImportDigests'; scope: string; digests: BayesDigestRow[]; learnedAt: number }
   | { id: number; kind: 'maintenance'; limits: MaintenanceLimits }
   /** Fill the history's search tables now (before a read). */
-  | { id: number; kind: 'historyIndex' };
+  | { id: number; kind: 'historyIndex' }
+  /**
+   * Counts that read a whole table, run here rather than on the main thread, which answers the mail
+   * servers (the greylist's counts take some 100 ms for a million triplets; replies never wait for
+   * this thread).
+   */
+  | { id: number; kind: 'greylistStats'; autoAllowThreshold: number }
+  | { id: number; kind: 'historyCount' };
 
 export type WriterReply =
   | {
@@ -91,6 +98,10 @@ export type WriterReply =
       outcomes?: LearnOutcome[];
       /** bayesLearn, bayesImport: what the write bumped meta.bayes_version to (absent when a learn changed nothing). */
       bayesVersion?: number;
+      /** greylistStats: the counts. */
+      greylistStats?: GreylistStats;
+      /** historyCount: the records kept. */
+      count?: number;
     }
   | { id: number; ok: false; error: string };
 

@@ -10,7 +10,7 @@ import { openDatabaseFile, type Db } from './database.js';
 import { HistoryWriter } from './history-writer.js';
 import { likeContains } from './sql.js';
 import type { ClientWrite, HistoryTuple, ListEntryWrite, RecipientWrite, StrikeWrite, TripletWrite, WriterInit, WriterReply, WriterRequest } from './writer-protocol.js';
-import type { Ban, ListEntry, ListSelector, MaintenanceLimits, MaintenanceReport, RecipientEntry } from '../types.js';
+import type { Ban, GreylistStats, ListEntry, ListSelector, MaintenanceLimits, MaintenanceReport, RecipientEntry } from '../types.js';
 import {
   BANS_VERSION, banFromRow, LISTS_VERSION, listEntryFromRow, mergeBan, RECIPIENTS_VERSION, recipientFromRow,
   type BanDbRow, type ListEntryDbRow, type RecipientDbRow,
@@ -38,6 +38,9 @@ class Writer {
   private readonly putBan;
   private readonly findRecipient;
   private readonly getRecipient;
+  private readonly countTriplets;
+  private readonly countClients;
+  private readonly countHistory;
   private readonly insertRecipient;
   private readonly updateRecipient;
   private readonly bayes: BayesWriter;
@@ -91,6 +94,9 @@ class Writer {
     );
     this.findRecipient = db.prepare('SELECT id FROM recipients WHERE address = ?');
     this.getRecipient = db.prepare('SELECT * FROM recipients WHERE id = ?');
+    this.countTriplets = db.prepare('SELECT count(*) AS total, coalesce(sum(passed_at = 0), 0) AS waiting FROM greylist_triplets');
+    this.countClients = db.prepare('SELECT count(*) AS total, coalesce(sum(passes >= ?), 0) AS allowed FROM greylist_clients');
+    this.countHistory = db.prepare('SELECT count(*) AS n FROM history');
     this.insertRecipient = db.prepare(
       `INSERT INTO recipients (address, domain, comment, added_by, created_at) VALUES (@address, @domain, @comment, @addedBy, @createdAt)`,
     );
@@ -192,7 +198,18 @@ class Writer {
         return { id: request.id, ok: true, changes: this.bayes.importDigests(request.scope, request.digests, request.learnedAt) };
       case 'maintenance':
         return { id: request.id, ok: true, report: this.maintenance(request.limits) };
+      case 'greylistStats':
+        return { id: request.id, ok: true, greylistStats: this.greylistStats(request.autoAllowThreshold) };
+      case 'historyCount':
+        return { id: request.id, ok: true, count: (this.countHistory.get() as { n: number }).n };
     }
+  }
+
+  /** Counts of the whole greylist (a scan of both tables: see WriterRequest 'greylistStats'). */
+  private greylistStats(autoAllowThreshold: number): GreylistStats {
+    const triplets = this.countTriplets.get() as { total: number; waiting: number };
+    const clients = this.countClients.get(autoAllowThreshold > 0 ? autoAllowThreshold : Number.MAX_SAFE_INTEGER) as { total: number; allowed: number };
+    return { triplets: triplets.total, waiting: triplets.waiting, passed: triplets.total - triplets.waiting, clients: clients.total, autoAllowed: clients.allowed };
   }
 
   private putListEntries(entries: ListEntryWrite[]): { entry: ListEntry; created: boolean }[] {
