@@ -70,13 +70,14 @@ const DASHBOARD_TICK_MS = 1000; // the dashboard's overview and live history vie
 const METRICS_SCRAPE_MS = 5000; // a Prometheus scrape interval
 /**
  * rempart-dashboard's measured windows of a workload, in the order run: polled (true) or not. One
- * daemon, the poller alternating off and on ABBA-style, so that a drift of the daemon through the
- * workload (its store and history grow) weighs on both sides about alike: the windows without sit
- * at positions 0, 3, 4 and those with at 1, 2, 5, a third of a window apart on average (as close
- * as six windows can get: three positions out of 0..5 never sum to 7.5).
+ * daemon, the poller alternating off and on ABBA-style, three times over, so that a drift of the
+ * daemon through the workload (its store and history grow) weighs on both sides alike (the windows
+ * without and with sit at the same mean position), and a sudden change of the machine's speed (a
+ * 2-core VM whose host is shared: CPU time per request varied by half between windows of the same
+ * load in one run) falls on both sides more evenly than with fewer, longer windows.
  */
-const DASHBOARD_WINDOWS: readonly boolean[] = [false, true, true, false, false, true];
-const DASHBOARD_WINDOW_SPLIT = 3; // each window measures a third of --duration (or --requests): the six take twice a workload's measured time
+const DASHBOARD_WINDOWS: readonly boolean[] = [false, true, true, false, false, true, true, false, false, true, true, false];
+const DASHBOARD_WINDOW_SPLIT = 6; // each window measures a sixth of --duration (or --requests): the twelve take twice a workload's measured time
 const DASHBOARD_WINDOW_WARMUP_S = 1; // unmeasured start of each window after a workload's first (the daemon is warm; the connections are new)
 const DASHBOARD_WINDOW_HARD_LIMIT_MS = 600_000; // with --requests: at most 10 min per window
 const POLL_FAILURE_SAMPLES = 3; // failure reasons kept per kind of poll when windows are merged, as the poller keeps per window
@@ -450,7 +451,7 @@ function pollCounts(polls: PollerResult): string {
 }
 
 /**
- * A rempart-dashboard window's measured length (a third of --requests or of --duration, as runLoad
+ * A rempart-dashboard window's measured length (a sixth of --requests or of --duration, as runLoad
  * options and in words) and the warm-up of the windows after a workload's first, in s.
  */
 function dashboardWindow(plan: Plan): {
@@ -490,6 +491,8 @@ async function measureDashboardWorkload(server: RunningServer, workload: Workloa
   const polls: PollerResult[] = [];
   const windows: Array<{ polled: boolean; requestsPerSecond: number }> = [];
   let poller: PollerHandle | undefined;
+  /** Polled time so far, in ms: the /metrics scrapes keep one schedule across the polled windows. */
+  let polledMs = 0;
   try {
     for (const [index, polled] of DASHBOARD_WINDOWS.entries()) {
       // The workload's first window warms it up as every server's first does (the daemon may be
@@ -498,9 +501,17 @@ async function measureDashboardWorkload(server: RunningServer, workload: Workloa
       if (polled) {
         // A process of its own, forked afresh for each polled window; it polls through the
         // warm-up too (the dashboard was already open), but counts only the measured window.
-        poller = await forkPoller({ url: http.url, password: http.password, tickMs: DASHBOARD_TICK_MS, metricsMs: METRICS_SCRAPE_MS });
+        const sinceLastScrapeMs = polledMs % METRICS_SCRAPE_MS;
+        poller = await forkPoller({
+          url: http.url,
+          password: http.password,
+          tickMs: DASHBOARD_TICK_MS,
+          metricsMs: METRICS_SCRAPE_MS,
+          firstMetricsDelayMs: sinceLastScrapeMs === 0 ? 0 : METRICS_SCRAPE_MS - sinceLastScrapeMs,
+        });
         poller.start();
       }
+      const windowStarted = performance.now();
       const activePoller = poller;
       const result = await runLoad({
         ...loadTarget(server),
@@ -511,6 +522,7 @@ async function measureDashboardWorkload(server: RunningServer, workload: Workloa
         ...(activePoller ? { observerPids: [activePoller.pid] } : {}),
         onMeasuring: () => activePoller?.measure(),
       });
+      if (activePoller) polledMs += performance.now() - windowStarted;
       const windowPolls = activePoller ? await activePoller.stop() : undefined;
       poller = undefined;
       (polled ? on : off).push(result);
@@ -854,7 +866,7 @@ function readingNotes(plan: Plan, all: ServerRuns[]): string[] {
   if (dashboardNotes.length > 0) {
     notes.push(
       `- **Dashboard.** With the dashboard polled, against without, on the same daemon: ${dashboardNotes.join('; ')}. ` +
-        `Each side is three of six consecutive windows of one workload (${DASHBOARD_WINDOW_ORDER}), so both see the same daemon, ` +
+        `Each side is ${DASHBOARD_WINDOWS.filter((polled) => polled).length} of ${DASHBOARD_WINDOWS.length} consecutive windows of one workload (${DASHBOARD_WINDOW_ORDER}), so both see the same daemon, ` +
         'its store at about the same size and the machine in about the same state (comparing two daemons measured one after the ' +
         'other, as this benchmark once did, was dominated by the machine\'s run-to-run noise: 85 % to 123 % on repeats on a shared ' +
         '2-core VM). What noise is left shows in the spread of the windows of one side around its mean: a difference of the two ' +
@@ -966,7 +978,7 @@ function dashboardTable(all: ServerRuns[]): string[] {
   if (!dashboard) return [];
   const lines = ['### Dashboard polls', ''];
   lines.push(
-    'What the poller of `rempart-dashboard` (above) sent and got in the three polled windows of each workload, together ' +
+    `What the poller of \`rempart-dashboard\` (above) sent and got in the ${DASHBOARD_WINDOWS.filter((polled) => polled).length} polled windows of each workload, together ` +
       '(p50 and p99 the mean of the windows\', weighted by their requests). "ticks skipped": ' +
       'ticks when the previous request of that kind was still unanswered (none sent). "last answer": what the last successful ' +
       'answer held (decisions counted by the stats of the last hour; records on the history page; lines of the metrics text).',
@@ -1080,20 +1092,21 @@ function report(plan: Plan, all: ServerRuns[], started: Date, finished: Date): s
         `workload runs ${plan.warmupS} s unmeasured, then its measured load as ${DASHBOARD_WINDOWS.length} consecutive windows of ${windowText} each ` +
         `on the same running daemon, the poller off or on in the order ${DASHBOARD_WINDOW_ORDER.replace(/\//g, ', ')}; each window after the first starts with ` +
         `${laterWarmupS} s unmeasured (the daemon is warm, the load generator's connections are new), and one source of triplet ids runs ` +
-        'through all of them (a new triplet is never sent twice). The three windows of each side are merged: requests, errors and ' +
+        'through all of them (a new triplet is never sent twice). The windows of each side are merged: requests, errors and ' +
         'time summed, requests/s over the summed time, CPU per request weighted by requests, CPU % by time; latency percentiles ' +
         'are the mean of the windows\' (weighted by their requests), max the largest; RSS at the end of the last window. The row of ' +
         'the tables above is the side with the dashboard; the side without is in the targets and notes below. Why one daemon: ' +
         'this benchmark used to compare it with the `rempart` daemon measured just before it, and that comparison of two daemons ' +
         'measured one after the other was dominated by the machine\'s run-to-run noise (85 % to 123 % on repeats on a shared 2-core ' +
-        'VM), not by the dashboard; windows of one daemon, interleaved, see its store at about the same size and the machine in about the same state, and the ABBA order makes a ' +
-        'steady drift through the workload (the store and history grow) weigh on both sides almost alike (their windows are a ' +
-        'third of a window apart on average). Before each polled window a poller (bench/policy/poller.ts, a Node process of its ' +
+        'VM), not by the dashboard; windows of one daemon, interleaved, see its store at about the same size and the machine in about the same state, and the ABBA order, ' +
+        'three times over, makes a steady drift through the workload (the store and history grow) weigh on both sides alike (their windows ' +
+        'sit at the same mean position), while a sudden change of the machine\'s speed falls on both sides more evenly than with a few long windows. Before each polled window a poller (bench/policy/poller.ts, a Node process of its ' +
         'own, forked afresh, so that it shares neither the load generator\'s event loop nor its timing) starts doing against ' +
         `the daemon's HTTP API what an open dashboard does: every ${DASHBOARD_TICK_MS / 1000} s \`GET ${POLL_PATHS.stats}\` (the overview page's tick) ` +
         `and \`GET ${POLL_PATHS.history}\` (the live history view's tick, the first without \`after\`; the dashboard shows one of the two views at a time, so this is more than it asks), both with \`Authorization: Bearer <http.password>\`, ` +
         `and, as Prometheus would, \`GET ${POLL_PATHS.metrics}\` every ${METRICS_SCRAPE_MS / 1000} s; over keep-alive connections, each kind ` +
-        'of poll skipping its tick while its previous request is still unanswered, as the dashboard does; it stops after the window. ' +
+        'of poll skipping its tick while its previous request is still unanswered, as the dashboard does; it stops after the window, and ' +
+        'the next polled window\'s first scrape comes when the interval left at the end of the last one has passed (one Prometheus schedule through the polled time). ' +
         'It polls through the window\'s warm-up too, and counts the measured window only: requests, failures (no answer within 10 s, ' +
         'a status other than 200, or an answer without its expected content), latency from sending the request to the end of the ' +
         'answer. Its CPU is not in "other CPU %" ' +
