@@ -10,7 +10,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { startRempart } from './helpers/daemon.js';
+import { onAbnormalExit } from './helpers/postfix.js';
 import { cleanupsOf } from './helpers/cleanups.js';
 import { freePort, waitForPort } from './helpers/ports.js';
 import { PolicyClient } from './helpers/policy-client.js';
@@ -44,11 +46,19 @@ async function startPrometheus(target: string, scrapeAuth: string): Promise<{ ur
   );
   const child: ChildProcess = spawn(
     PROMETHEUS,
-    [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+    [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=error'],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
+  let spawnError: Error | undefined;
+  child.on('error', (error) => (spawnError = error));
+  // Should the test process die (a signal, a whole-file timeout), Prometheus and its files go too.
+  const unregister = onAbnormalExit(() => {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
   const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) {
+    unregister();
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
@@ -57,13 +67,26 @@ async function startPrometheus(target: string, scrapeAuth: string): Promise<{ ur
     }
     rmSync(dir, { recursive: true, force: true });
   };
+  const url = `http://127.0.0.1:${port}`;
   try {
     await waitForPort(port, '127.0.0.1', 20_000);
+    await waitUntilReady(url);
   } catch (error) {
     await stop();
-    throw error;
+    throw spawnError ?? error;
   }
-  return { url: `http://127.0.0.1:${port}`, stop };
+  return { url, stop };
+}
+
+/** Prometheus answers 503 on its port until its storage is open: waits for /-/ready. */
+async function waitUntilReady(url: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const status = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(2_000) }).then((response) => response.status, () => 0);
+    if (status === 200) return;
+    if (Date.now() > deadline) throw new Error(`Prometheus not ready after 20 s (last status ${status})`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }
 
 async function query(prometheusUrl: string, promql: string): Promise<PrometheusAnswer['data']['result']> {
@@ -89,8 +112,11 @@ async function eventually(prometheusUrl: string, promql: string, accept: (value:
   throw new Error(`Prometheus: ${promql} never gave an accepted value (last: ${last})`);
 }
 
+/** .ci/run installs Debian's prometheus; without it these tests are skipped, saying why. */
+const skip = existsSync(PROMETHEUS) ? false : `${PROMETHEUS} is missing (apt-get install prometheus)`;
+
 for (const mode of ['metrics token', 'open on loopback'] as const) {
-  test(`a real Prometheus scrapes /metrics (${mode}) and sees the daemon's decisions`, { timeout: 90_000 }, async (t) => {
+  test(`a real Prometheus scrapes /metrics (${mode}) and sees the daemon's decisions`, { timeout: 90_000, skip }, async (t) => {
     const cleanups = cleanupsOf(t);
     const policyPort = await freePort();
     const httpPort = await freePort();
@@ -119,7 +145,7 @@ for (const mode of ['metrics token', 'open on loopback'] as const) {
   });
 }
 
-test('Prometheus without the token is refused by the daemon: the target is down, not silently empty', { timeout: 90_000 }, async (t) => {
+test('Prometheus without the token is refused by the daemon: the target is down, not silently empty', { timeout: 90_000, skip }, async (t) => {
   const cleanups = cleanupsOf(t);
   const policyPort = await freePort();
   const httpPort = await freePort();
@@ -133,4 +159,11 @@ test('Prometheus without the token is refused by the daemon: the target is down,
   const prometheus = await startPrometheus(`127.0.0.1:${httpPort}`, 'authorization: { type: Bearer, credentials: "not the token" }');
   cleanups.push(() => prometheus.stop());
   assert.equal(await eventually(prometheus.url, 'up{job="rempart"}', () => true), 0);
+  // Down because the daemon refused the token, not for any other reason.
+  const targets = (await (await fetch(`${prometheus.url}/api/v1/targets`, { signal: AbortSignal.timeout(5_000) })).json()) as {
+    data: { activeTargets: Array<{ health: string; lastError: string }> };
+  };
+  const [target] = targets.data.activeTargets;
+  assert.equal(target?.health, 'down', JSON.stringify(targets));
+  assert.match(target.lastError, /401/, target.lastError);
 });

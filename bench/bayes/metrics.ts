@@ -99,7 +99,7 @@ export function oneMinusRocaPercent(scored: readonly Scored[], options: RocOptio
   return (100 * wrongPairs) / (spam * ham);
 }
 
-/** Errors and unsure messages from the verdicts, 1-ROCA from the scores. */
+/** Errors and unsure messages from the verdicts, 1-ROCA from the ranking (scores, equal ones by evidence) and from the scores alone. */
 export function outcome(scored: readonly Scored[]): Outcome {
   const result: Outcome = { spam: 0, ham: 0, hamAsSpam: 0, spamAsHam: 0, unsureHam: 0, unsureSpam: 0, oneMinusRocaPercent: oneMinusRocaPercent(scored),
     oneMinusRocaScoresOnlyPercent: oneMinusRocaPercent(scored, { scoresOnly: true }),

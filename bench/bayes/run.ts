@@ -308,11 +308,14 @@ function targets(rempart: RempartRun, bogofilter: ToolRun | undefined, testCount
       status: status(r.hamAsSpam <= TARGET_HAM_AS_SPAM_SHARE * r.ham),
     },
     {
-      target: 'lower 1-ROCA than bogofilter',
-      measured:
-        (b ? `${fmt(r.oneMinusRocaPercent, 4)} % vs ${fmt(b.oneMinusRocaPercent, 4)} %` : `${fmt(r.oneMinusRocaPercent, 4)} %`) +
-        ` (Rempart's probability alone, equal ones tying: ${fmt(r.oneMinusRocaScoresOnlyPercent, 4)} %)`,
+      target: 'lower 1-ROCA than bogofilter, each tool ranking by all it gives (Rempart: probability, equal ones by evidence; bogofilter: spamicity)',
+      measured: b ? `${fmt(r.oneMinusRocaPercent, 4)} % vs ${fmt(b.oneMinusRocaPercent, 4)} %` : `${fmt(r.oneMinusRocaPercent, 4)} %`,
       status: status(b && r.oneMinusRocaPercent < b.oneMinusRocaPercent),
+    },
+    {
+      target: 'the same, Rempart ranking by its probability alone (equal ones tying, as bogofilter\'s equal spamicities do)',
+      measured: b ? `${fmt(r.oneMinusRocaScoresOnlyPercent, 4)} % vs ${fmt(b.oneMinusRocaPercent, 4)} %` : `${fmt(r.oneMinusRocaScoresOnlyPercent, 4)} %`,
+      status: status(b && r.oneMinusRocaScoresOnlyPercent < b.oneMinusRocaPercent),
     },
     {
       target: 'fewer unsure messages than bogofilter',

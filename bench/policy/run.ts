@@ -379,7 +379,7 @@ function finiteMax(values: readonly number[]): number {
  * summed, requests/s over the summed time, CPU per request weighted by requests and CPU percents
  * by time. runLoad keeps no latency samples, so p50/p90/p99 are the request-weighted mean of the
  * windows' (close to, not exactly, the percentiles of all the requests) and max the largest; RSS
- * is the last window's, the end of the workload.
+ * is that of the last of the windows given.
  */
 function mergeLoadResults(windows: readonly LoadResult[]): LoadResult {
   const last = windows[windows.length - 1];
@@ -441,7 +441,7 @@ function mergePollerResults(windows: readonly PollerResult[]): PollerResult {
   };
 }
 
-/** "off/on/on/off/off/on": rempart-dashboard's windows in the order run. */
+/** "off/on/on/off/...": rempart-dashboard's windows in the order run. */
 const DASHBOARD_WINDOW_ORDER = DASHBOARD_WINDOWS.map((polled) => (polled ? 'on' : 'off')).join('/');
 
 /** "21 stats, 21 history, 4 metrics, 0 failed": a poller result in a few words. */

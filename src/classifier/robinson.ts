@@ -85,7 +85,7 @@ export function chi2Q(chiSquare: number, degreesOfFreedom: number): number {
 /** ln Q(χ² | ν), summed with rescaling so that it neither underflows nor overflows for large χ². */
 export function chi2LogQ(chiSquare: number, degreesOfFreedom: number): number {
   if (!Number.isInteger(degreesOfFreedom) || degreesOfFreedom <= 0 || degreesOfFreedom % 2 !== 0) {
-    throw new RangeError(`chi2Q: degrees of freedom must be a positive even integer, got ${degreesOfFreedom}`);
+    throw new RangeError(`chi-square: degrees of freedom must be a positive even integer, got ${degreesOfFreedom}`);
   }
   if (chiSquare <= 0) return 0;
   const m = chiSquare / 2;

@@ -51,8 +51,8 @@ const NEWLINE: Uint8Array = textEncoder.encode('\n');
 
 function bytesOf(part: ChunkPart): Uint8Array {
   if (typeof part === 'string') return part === '\n' ? NEWLINE : textEncoder.encode(part);
-  if (part instanceof ArrayBuffer) return new Uint8Array(part);
-  return new Uint8Array(part.buffer, part.byteOffset, part.byteLength);
+  if (ArrayBuffer.isView(part)) return new Uint8Array(part.buffer, part.byteOffset, part.byteLength);
+  return new Uint8Array(part); // an ArrayBuffer (of any realm)
 }
 
 interface DecoderPrototype {

@@ -9,7 +9,7 @@ type Success = Extract<WriterReply, { ok: true }>;
 export class SqliteWriter {
   private worker: Worker | undefined;
   private nextId = 1;
-  private readonly waiting = new Map<number, { resolve: (reply: Success) => void; reject: (error: Error) => void }>();
+  private readonly waiting = new Map<number, { kind: Request['kind']; resolve: (reply: Success) => void; reject: (error: Error) => void }>();
 
   constructor(
     private readonly init: WriterInit,
@@ -27,7 +27,7 @@ export class SqliteWriter {
       this.waiting.delete(reply.id);
       if (this.waiting.size === 0) worker.unref();
       if (reply.ok) waiter.resolve(reply);
-      else waiter.reject(new Error(`store write failed: ${reply.error}`));
+      else waiter.reject(new Error(`store ${waiter.kind === 'greylistStats' || waiter.kind === 'historyCount' ? 'count' : 'write'} failed: ${reply.error}`));
     });
     const fail = (error: Error) => {
       if (this.worker !== worker) return;
@@ -47,7 +47,7 @@ export class SqliteWriter {
     const worker = this.worker;
     const id = this.nextId++;
     return new Promise<Success>((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
+      this.waiting.set(id, { kind: request.kind, resolve, reject });
       worker.ref(); // keep the process alive while a write is under way (the CLI waits for it)
       // One JSON string clones much faster than the structured clone of many small objects.
       worker.postMessage(JSON.stringify({ ...request, id }));
