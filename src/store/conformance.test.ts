@@ -1,6 +1,8 @@
 // The store conformance suite: the contract of every store interface (src/store/types.ts), run
-// against the embedded SQLite store and against a real Redis (REDIS_URL, else a redis-server of
-// the test's own on a free loopback port). Each part of the contract lives in conformance/.
+// against the embedded SQLite store and against real Redis deployments: one server (REDIS_URL, else
+// a redis-server of the test's own on a free loopback port), a Cluster of three masters, and a
+// master reached through a Sentinel (store.redis.cluster, store.redis.sentinels), each started by
+// the test on loopback ports of its own. Each part of the contract lives in conformance/.
 import { after, before, describe } from 'node:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +10,7 @@ import { join } from 'node:path';
 import { SqliteStore } from './sqlite/store.js';
 import { RedisStore } from './redis/store.js';
 import { parseConfigText } from '../config/loader.js';
-import { startTestRedis, type TestRedis } from '../../test/helpers/redis-server.js';
+import { startTestRedis, startTestRedisCluster, startTestRedisSentinel, type TestRedis, type TestRedisTopology } from '../../test/helpers/redis-server.js';
 import type { Backend, ConformancePart, StoreUnderTest } from './conformance/harness.js';
 import type { Store } from './types.js';
 import { PARTS } from './conformance/parts.js';
@@ -51,6 +53,22 @@ const redis: Backend = {
   },
 };
 
+/** A backend on a Redis deployment started for the whole suite (`topology()` gives it once started). */
+function redisTopology(name: 'redis-cluster' | 'redis-sentinel', topology: () => TestRedisTopology): Backend {
+  return {
+    name,
+    async with(fn) {
+      const deployment = topology();
+      const prefix = deployment.newPrefix();
+      const settings = { ...parseConfigText('', 'conformance').store.redis, ...deployment.settings, prefix };
+      await withStores(() => new RedisStore({ settings, commandTimeoutMs: STORE_TIMEOUT_MS, waitForConnection: true }), fn, () => deployment.dropPrefix(prefix));
+    },
+  };
+}
+
+let cluster: TestRedisTopology | undefined;
+let sentinel: TestRedisTopology | undefined;
+
 function run(backend: Backend, parts: ConformancePart[]): void {
   describe(`store conformance: ${backend.name}`, () => {
     for (const part of parts) part(backend);
@@ -58,11 +76,13 @@ function run(backend: Backend, parts: ConformancePart[]): void {
 }
 
 before(async () => {
-  redisServer = await startTestRedis();
+  [redisServer, cluster, sentinel] = await Promise.all([startTestRedis(), startTestRedisCluster(), startTestRedisSentinel()]);
 });
 after(async () => {
-  await redisServer?.close();
+  await Promise.all([redisServer?.close(), cluster?.close(), sentinel?.close()]);
 });
 
 run(sqlite, PARTS);
 run(redis, PARTS);
+run(redisTopology('redis-cluster', () => cluster!), PARTS);
+run(redisTopology('redis-sentinel', () => sentinel!), PARTS);

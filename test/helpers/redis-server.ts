@@ -2,9 +2,13 @@
 // package) on a free loopback port, in memory only, stopped by PID afterwards. Each test gets its
 // own key prefix, so tests sharing one server never see each other's keys; `dropPrefix` removes
 // a prefix's keys. `stop()`/`start()` on an own server let tests cut Redis away and bring it back
-// on the same port (failure behaviour).
+// on the same port (failure behaviour). startTestRedisCluster and startTestRedisSentinel run the two
+// other deployments the store supports, a Cluster of three masters and a master behind a Sentinel.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort, waitForPort } from './ports.js';
 
@@ -61,20 +65,7 @@ export async function startTestRedis(): Promise<TestRedis> {
     port,
     own,
     newPrefix: () => `rempart-test-${randomBytes(5).toString('hex')}:`,
-    async dropPrefix(prefix: string) {
-      const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-      try {
-        await redis.connect();
-        let cursor = '0';
-        do {
-          const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-          cursor = next;
-          if (keys.length > 0) await redis.unlink(...keys);
-        } while (cursor !== '0');
-      } finally {
-        redis.disconnect();
-      }
-    },
+    dropPrefix: (prefix: string) => dropKeys([url], prefix),
     async stop() {
       if (!own) throw new Error('cannot stop the Redis of REDIS_URL');
       await stopServer(child);
@@ -86,5 +77,128 @@ export async function startTestRedis(): Promise<TestRedis> {
     async close() {
       await stopServer(child);
     },
+  };
+}
+
+/** A Redis deployment other than one server: the store settings that reach it, and its clean-up. */
+export interface TestRedisTopology {
+  /** What to merge into `store.redis` (cluster nodes, or sentinels and the master's name). */
+  settings: { cluster: string[] } | { sentinels: string[]; sentinel_name: string };
+  newPrefix(): string;
+  /** Deletes every key starting with `prefix`, on every master. */
+  dropPrefix(prefix: string): Promise<void>;
+  /** Stops every process it started and removes their files. */
+  close(): Promise<void>;
+}
+
+const CLUSTER_MASTERS = 3;
+const TOPOLOGY_READY_MS = 20_000; // ms: the cluster's slots all served, or the sentinel knowing its master
+
+/** Runs a command to its end; rejects on a non-zero exit with its output. */
+function runToEnd(command: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve(output) : reject(new Error(`${command} ${args.join(' ')}: exit ${code}: ${output}`))));
+  });
+}
+
+async function waitUntil(what: string, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + TOPOLOGY_READY_MS;
+  for (;;) {
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`${what}: not ready after ${TOPOLOGY_READY_MS} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** Deletes the keys starting with `prefix` on each server (URLs). */
+async function dropKeys(urls: string[], prefix: string): Promise<void> {
+  for (const url of urls) {
+    const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    try {
+      await redis.connect();
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+        cursor = next;
+        for (const key of keys) await redis.unlink(key); // one by one: a cluster node refuses keys of several slots at once
+      } while (cursor !== '0');
+    } finally {
+      redis.disconnect();
+    }
+  }
+}
+
+/**
+ * A Redis Cluster of three masters (no replicas) on free loopback ports, each server in a
+ * temporary directory of its own, made with `redis-cli --cluster create`.
+ */
+export async function startTestRedisCluster(): Promise<TestRedisTopology> {
+  const dir = mkdtempSync(join(tmpdir(), 'rempart-redis-cluster-'));
+  const children: ChildProcess[] = [];
+  const ports: number[] = [];
+  const close = async () => {
+    for (const child of children) await stopServer(child);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (let i = 0; i < CLUSTER_MASTERS; i++) {
+      const port = await freePort();
+      ports.push(port);
+      const child = spawn(
+        'redis-server',
+        ['--bind', '127.0.0.1', '--port', String(port), '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`),
+          '--dir', dir, '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
+        { stdio: ['ignore', 'ignore', 'inherit'] },
+      );
+      children.push(child);
+      await waitForPort(port, '127.0.0.1', START_TIMEOUT_MS);
+    }
+    await runToEnd('redis-cli', ['--cluster', 'create', ...ports.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '0', '--cluster-yes']);
+    for (const port of ports) await waitUntil(`cluster node ${port}`, async () => (await runToEnd('redis-cli', ['-p', String(port), 'cluster', 'info'])).includes('cluster_state:ok'));
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return {
+    settings: { cluster: ports.map((port) => `127.0.0.1:${port}`) },
+    newPrefix: () => `rempart-test-${randomBytes(5).toString('hex')}:`,
+    dropPrefix: (prefix) => dropKeys(ports.map((port) => `redis://127.0.0.1:${port}`), prefix),
+    close,
+  };
+}
+
+/** A master and one Sentinel watching it (quorum 1), on free loopback ports; the master's name is `rempart`. */
+export async function startTestRedisSentinel(): Promise<TestRedisTopology> {
+  const dir = mkdtempSync(join(tmpdir(), 'rempart-redis-sentinel-'));
+  const children: ChildProcess[] = [];
+  const close = async () => {
+    for (const child of children.reverse()) await stopServer(child);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const masterPort = await freePort();
+  const sentinelPort = await freePort();
+  try {
+    children.push(await startServer(masterPort));
+    const configFile = join(dir, 'sentinel.conf'); // Sentinel rewrites its configuration file: one of the test's own
+    writeFileSync(configFile, `port ${sentinelPort}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor rempart 127.0.0.1 ${masterPort} 1\n`);
+    children.push(spawn('redis-server', [configFile, '--sentinel', '--loglevel', 'warning'], { stdio: ['ignore', 'ignore', 'inherit'] }));
+    await waitForPort(sentinelPort, '127.0.0.1', START_TIMEOUT_MS);
+    await waitUntil('sentinel', async () =>
+      (await runToEnd('redis-cli', ['-p', String(sentinelPort), 'sentinel', 'get-master-addr-by-name', 'rempart'])).includes(String(masterPort)),
+    );
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return {
+    settings: { sentinels: [`127.0.0.1:${sentinelPort}`], sentinel_name: 'rempart' },
+    newPrefix: () => `rempart-test-${randomBytes(5).toString('hex')}:`,
+    dropPrefix: (prefix) => dropKeys([`redis://127.0.0.1:${masterPort}`], prefix),
+    close,
   };
 }

@@ -1,7 +1,7 @@
 // What the store conformance suite runs against: a backend that opens fresh, empty stores, and a
 // second store on the same data (another process with SQLite, another host with Redis). Each part
 // of the contract (greylist.ts, bans.ts, ...) exports a function registering its tests for one
-// backend; conformance.test.ts runs them all against SQLite and against a real Redis.
+// backend; conformance.test.ts runs them all against SQLite and against real Redis deployments.
 import type { Store } from '../types.js';
 
 export interface StoreUnderTest {
@@ -11,7 +11,8 @@ export interface StoreUnderTest {
 }
 
 export interface Backend {
-  readonly name: 'sqlite' | 'redis';
+  /** redis: one server; redis-cluster: a Cluster of three masters; redis-sentinel: a master found through a Sentinel. */
+  readonly name: 'sqlite' | 'redis' | 'redis-cluster' | 'redis-sentinel';
   /**
    * Runs `fn` with a fresh empty store (and its peers), closes them all and removes the data
    * afterwards, whatever `fn` does.
