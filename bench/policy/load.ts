@@ -247,7 +247,7 @@ export interface LoadOptions {
   nextId: () => number;
   /** Stop sending after this many measured requests (undefined: no count limit). */
   requests?: number;
-  /** Stop sending after this long, in ms, counted from the end of the warm-up (undefined: no time limit). */
+  /** Stop sending after this long, in ms, counted from the start of the measured window, at the end of the warm-up (undefined: no time limit). */
   durationMs?: number;
   /** Replies in this first period, in ms, are not measured (default 0 ms). */
   warmupMs?: number;
@@ -263,8 +263,17 @@ export interface LoadOptions {
   helperPids?: number[];
   /** Other processes of the benchmark itself (the dashboard poller), whose CPU is measured apart (default: none). */
   observerPids?: number[];
-  /** Called when the measured period begins (at the end of the warm-up). */
-  onMeasuring?: () => void;
+  /**
+   * Called when the measured period begins (at the end of the warm-up), with its start
+   * (performance.now()), the origin of `timeline` and of the duration limit.
+   */
+  onMeasuring?: (windowStart: number) => void;
+  /**
+   * Width of the buckets of LoadResult.timeline, in ms (undefined: no timeline). A caller that
+   * changes something during the measured window (the dashboard poller, paused and resumed) reads
+   * from it the throughput of each part.
+   */
+  timelineMs?: number;
   /** Called about once a second with the number of measured replies so far. */
   progress?: (done: number) => void;
 }
@@ -299,6 +308,14 @@ export interface LoadResult {
   rssMB: number;
   /** Count of reply actions by first word (DEFER_IF_PERMIT, PREPEND, DUNNO, ...). */
   actions: Record<string, number>;
+  /**
+   * With LoadOptions.timelineMs: the replies completed in each bucket of that width since the start
+   * of the measured window (bucket i covers [i·w, (i + 1)·w) ms), up to its end (the last reply; the
+   * last bucket may be partial). Every reply counts, including the few (at most one per
+   * connection) to requests sent before the window that `requests` leaves out: it is the rate the
+   * server answered at.
+   */
+  timeline?: number[];
 }
 
 class Samples {
@@ -346,6 +363,8 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
     let stopping = false;
     let windowStart = start;
     let windowEnd = start;
+    const timelineMs = options.timelineMs;
+    const timeline: number[] = [];
     const serverCpu = () => options.serverPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
     const helperPids = options.helperPids ?? [];
     const helperCpu = () => helperPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
@@ -360,20 +379,29 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
     let finished = false;
     const sockets = new Set<Socket>();
 
+    // The duration limit counts from the start of the measured window (not from the warm-up
+    // timer's due time, which a busy event loop passes late), so that the window lasts at least
+    // durationMs and a timeline of it holds every whole bucket of that length.
+    let stopTimer: NodeJS.Timeout | undefined;
+    const armStopTimer = () => {
+      if (options.durationMs !== undefined) stopTimer = setTimeout(() => (stopping = true), options.durationMs);
+    };
     const beginMeasuring = () => {
       measuring = true;
       windowStart = performance.now();
+      armStopTimer();
       cpuAtStart = serverCpu();
       helperAtStart = helperCpu();
       observerAtStart = observerCpu();
       clientCpuAtStart = process.cpuUsage();
       machineAtStart = machineBusySeconds();
-      options.onMeasuring?.();
+      options.onMeasuring?.(windowStart);
     };
-    if (measuring) options.onMeasuring?.();
+    if (measuring) {
+      armStopTimer();
+      options.onMeasuring?.(windowStart);
+    }
     const warmupTimer = warmupMs > 0 ? setTimeout(beginMeasuring, warmupMs) : undefined;
-    const stopTimer =
-      options.durationMs !== undefined ? setTimeout(() => (stopping = true), warmupMs + options.durationMs) : undefined;
     const hardTimer = setTimeout(() => {
       stopping = true;
       for (const socket of sockets) socket.destroy();
@@ -383,11 +411,11 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
     const finish = () => {
       if (finished) return;
       finished = true;
+      if (!measuring) beginMeasuring(); // before the timers are cleared: it arms the stop timer
       clearTimeout(warmupTimer);
       clearTimeout(stopTimer);
       clearTimeout(hardTimer);
       clearInterval(progressTimer);
-      if (!measuring) beginMeasuring();
       const cpu = serverCpu() - cpuAtStart;
       const helpers = helperCpu() - helperAtStart;
       const observers = observerCpu() - observerAtStart;
@@ -415,6 +443,7 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
         otherCpuPercent: Math.max(0, ((machine - cpu - helpers - observers - (clientCpu.user + clientCpu.system) / 1e6) / elapsed) * 100),
         rssMB: options.serverPids.reduce((sum, pid) => sum + memoryMB(pid).rss, 0),
         actions,
+        ...(timelineMs !== undefined ? { timeline } : {}),
       });
     };
 
@@ -480,6 +509,11 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
           errors++;
           socket.destroy();
           return;
+        }
+        if (measuring && timelineMs !== undefined) {
+          const bucket = Math.floor((now - windowStart) / timelineMs);
+          while (timeline.length <= bucket) timeline.push(0);
+          timeline[bucket]!++;
         }
         if (measuring && sentMeasured) {
           latencies.push(now - sentAt);

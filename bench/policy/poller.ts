@@ -5,14 +5,17 @@
 // tick) and GET /api/history?limit=50&after=<the newest id seen> (the live history view's tick: the
 // first one without `after`), both with
 // `Authorization: Bearer <password>`, and every 5 s GET /metrics. As the dashboard does, a tick is
-// skipped while the previous request of the same kind is still outstanding.
+// skipped while the previous request of the same kind is still outstanding. The benchmark pauses
+// and resumes it every few seconds, to compare the daemon's throughput polled and not polled
+// within one continuous load.
 //
 // Protocol (process.send / 'message'): the parent forks it with the argument
 //   JSON {"url": "http://127.0.0.1:PORT", "password": "...", "tickMs": 1000, "metricsMs": 5000}
-// and it answers {type: 'ready'} once it reached /health; {cmd: 'start'} starts polling,
-// {cmd: 'measure'} forgets everything counted so far (the end of the load generator's warm-up),
-// {cmd: 'stop'} stops, waits for the requests in flight and answers {type: 'result', result:
-// PollerResult}, then the process exits.
+// and it answers {type: 'ready'} once it reached /health; it starts paused. {cmd: 'resume'} starts
+// polling (again), {cmd: 'pause'} stops sending new polls (those in flight complete and are
+// counted), {cmd: 'measure'} forgets everything counted so far (the end of the load generator's
+// warm-up), {cmd: 'stop'} stops, waits for the requests in flight and answers {type: 'result',
+// result: PollerResult}, then the process exits.
 import { fork } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
@@ -33,14 +36,8 @@ export interface PollerOptions {
   password: string;
   /** Interval of the dashboard's ticks (stats, history), in ms. */
   tickMs: number;
-  /** Interval of the /metrics scrapes, in ms. */
+  /** Interval of the /metrics scrapes, in ms of polled (unpaused) time. */
   metricsMs: number;
-  /**
-   * Delay of the first /metrics scrape after start(), in ms (default 0: at once). A benchmark that
-   * polls in several windows passes what is left of the interval at the end of the last window, so
-   * that the scrapes follow one schedule, as one Prometheus would.
-   */
-  firstMetricsDelayMs?: number;
 }
 
 export interface PollStats {
@@ -61,8 +58,10 @@ export interface PollStats {
 }
 
 export interface PollerResult {
-  /** Measured period, in s. */
+  /** Measured period (from measure() to stop()), in s. */
   seconds: number;
+  /** The part of the measured period the poller was not paused, in s. */
+  polledSeconds: number;
   kinds: Record<PollKind, PollStats>;
 }
 
@@ -118,7 +117,18 @@ export class Poller {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 4 }); // a browser and Prometheus keep their connections
   private readonly base: URL;
   private counters = new Map<PollKind, Counter>(POLL_KINDS.map((k) => [k, new Counter()]));
-  private timers: NodeJS.Timeout[] = [];
+  private tickTimer: NodeJS.Timeout | undefined;
+  private scrapeTimer: NodeJS.Timeout | undefined;
+  /** Paused: no new polls (it starts paused, until resume()). */
+  private paused = true;
+  /** When the current polled stretch began (performance.now()); meaningful while not paused. */
+  private resumedAt = 0;
+  /** Polled time of the measured period before the current stretch, in ms. */
+  private polledMsBefore = 0;
+  /** When the next /metrics scrape is due (performance.now()); meaningful while not paused. */
+  private scrapeDueAt = 0;
+  /** Polled time left until the next /metrics scrape, in ms, kept while paused (0: at the next resume()). */
+  private scrapeDueInMs = 0;
   private readonly pending = new Set<Promise<void>>();
   private readonly inFlight = new Set<PollKind>();
   private measuredFrom = performance.now();
@@ -211,37 +221,69 @@ export class Poller {
     }
   }
 
-  start(): void {
-    // Both dashboard views tick together (two tabs open), Prometheus on its own interval.
+  /**
+   * Starts polling, or starts it again after pause(): the dashboard's ticks (stats and history,
+   * both views open) at once and then every tickMs, as a dashboard brought back to the screen does;
+   * the /metrics scrapes when their own schedule says, one scrape every metricsMs of polled time
+   * (the first at once), so that over many short polled stretches the scrapes per polled second
+   * are those of a Prometheus that never stops.
+   */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.resumedAt = performance.now();
     const tick = () => {
       this.poll('stats');
       this.poll('history');
     };
     tick();
-    this.timers.push(setInterval(tick, this.options.tickMs));
-    const scrape = () => {
-      this.poll('metrics');
-      this.timers.push(setInterval(() => this.poll('metrics'), this.options.metricsMs));
-    };
-    const delay = this.options.firstMetricsDelayMs ?? 0;
-    if (delay > 0) this.timers.push(setTimeout(scrape, delay));
-    else scrape();
+    this.tickTimer = setInterval(tick, this.options.tickMs);
+    this.scrapeDueAt = this.resumedAt + this.scrapeDueInMs;
+    this.scheduleScrape();
+  }
+
+  /** Arms the timer of the next /metrics scrape at scrapeDueAt; each scrape sets the next one metricsMs later (no drift from late timers). */
+  private scheduleScrape(): void {
+    this.scrapeTimer = setTimeout(
+      () => {
+        this.poll('metrics');
+        this.scrapeDueAt += this.options.metricsMs;
+        this.scheduleScrape();
+      },
+      Math.max(0, this.scrapeDueAt - performance.now()),
+    );
+  }
+
+  /**
+   * Stops sending new polls until resume() (the requests in flight complete and are counted); the
+   * scrape schedule keeps the polled time left until its next scrape.
+   */
+  pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    const now = performance.now();
+    clearInterval(this.tickTimer);
+    clearTimeout(this.scrapeTimer);
+    this.scrapeDueInMs = Math.max(0, this.scrapeDueAt - now);
+    this.polledMsBefore += now - Math.max(this.resumedAt, this.measuredFrom);
   }
 
   /** Starts the measured period: what was counted before is forgotten. */
   measure(): void {
     this.counters = new Map(POLL_KINDS.map((k) => [k, new Counter()]));
     this.measuredFrom = performance.now();
+    this.polledMsBefore = 0;
   }
 
+  /** Stops polling, waits for the requests in flight (up to STOP_GRACE_MS) and returns what the measured period saw. */
   async stop(): Promise<PollerResult> {
+    this.pause();
     const seconds = (performance.now() - this.measuredFrom) / 1000;
-    for (const t of this.timers) clearTimeout(t); // clears intervals too
-    this.timers = [];
+    const polledSeconds = this.polledMsBefore / 1000;
     await Promise.race([Promise.all([...this.pending]), new Promise((r) => setTimeout(r, STOP_GRACE_MS))]);
     this.agent.destroy();
     const kinds = Object.fromEntries(POLL_KINDS.map((k) => [k, this.counters.get(k)!.stats()])) as Record<PollKind, PollStats>;
-    return { seconds, kinds };
+    return { seconds, polledSeconds, kinds };
   }
 }
 
@@ -257,7 +299,8 @@ async function child(): Promise<void> {
     return;
   }
   process.on('message', (message: { cmd?: string }) => {
-    if (message.cmd === 'start') poller.start();
+    if (message.cmd === 'resume') poller.resume();
+    else if (message.cmd === 'pause') poller.pause();
     else if (message.cmd === 'measure') poller.measure();
     else if (message.cmd === 'stop') {
       void poller.stop().then((result) => {
@@ -272,8 +315,10 @@ async function child(): Promise<void> {
 /** The parent's side: a forked poller process. */
 export interface PollerHandle {
   pid: number;
-  /** Starts polling (at the start of a workload's warm-up). */
-  start(): void;
+  /** Starts polling, or starts it again after pause() (the poller starts paused). */
+  resume(): void;
+  /** Stops sending new polls until resume(); the polls in flight complete and are counted. */
+  pause(): void;
   /** Starts the measured period (the end of the warm-up). */
   measure(): void;
   /** Stops polling and returns what the measured period saw; the process then exits. */
@@ -324,7 +369,8 @@ export function forkPoller(options: PollerOptions): Promise<PollerHandle> {
   return next('ready').then(
     () => ({
       pid: child.pid!,
-      start: () => child.send({ cmd: 'start' }),
+      resume: () => child.send({ cmd: 'resume' }),
+      pause: () => child.send({ cmd: 'pause' }),
       measure: () => child.send({ cmd: 'measure' }),
       stop: async () => {
         const result = next('result');

@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { runLoad, memoryMB, TripletIds, workloadSource, DNSBL_PER_MILLE, RECIPIENTS, SENDER_DOMAIN_FOUND, SENDER_DOMAIN_MISSING, type KnownSet, type LoadResult, type WorkloadName } from './load.js';
 import { PLACEHOLDERS, REDIS_NODES, REDIS_PLACEHOLDERS, REPO_ROOT, SERVER_NAMES, rempartConfig, serverVersion, startServer, type RunningServer, type ServerName } from './servers.js';
 import { commandsBetween, type CommandCounts } from './redis.js';
-import { POLL_KINDS, POLL_PATHS, forkPoller, type PollKind, type PollStats, type PollerHandle, type PollerResult } from './poller.js';
+import { POLL_KINDS, POLL_PATHS, forkPoller, type PollKind, type PollerHandle, type PollerResult } from './poller.js';
 import { DNSBL_REJECT_ZONE, DNSBL_SCORE_ZONE, FILTERED_ANSWER, LISTED_ANSWER, REJECT_ZONE_FILTER, dnsDescription } from './dns.js';
 
 const usage = `npm run bench:policy -- [options]
@@ -69,18 +69,26 @@ const REDIS_TOP_COMMANDS = 6; // commands named in the Redis table's breakdown; 
 const DASHBOARD_TICK_MS = 1000; // the dashboard's overview and live history views poll once a second
 const METRICS_SCRAPE_MS = 5000; // a Prometheus scrape interval
 /**
- * rempart-dashboard's measured windows of a workload, in the order run: polled (true) or not. One
- * daemon, the poller alternating off and on ABBA-style, three times over, so that a drift of the
- * daemon through the workload (its store and history grow) weighs on both sides alike (the windows
- * without and with sit at the same mean position), and a sudden change of the machine's speed (a
- * 2-core VM whose host is shared: CPU time per request varied by half between windows of the same
- * load in one run) falls on both sides more evenly than with fewer, longer windows.
+ * rempart-dashboard runs each workload as one continuous load (no gaps, the same connections
+ * throughout), its poller paused and resumed every DASHBOARD_PERIOD_MS: off, on, off, on, ... from
+ * the start of the measured window, and compares the requests answered in the polled periods with
+ * those in the others. On the shared 2-core VM, the throughput of consecutive windows of a few
+ * seconds of the same load varies by ±25 % (slow drift and sudden jumps), so a few windows a side
+ * (it was 6 windows of 3.3 s each) cannot resolve a 5 % effect; short periods, alternating, put
+ * each polled period between two unpolled neighbours that saw about the same machine, and give
+ * many of them.
  */
-const DASHBOARD_WINDOWS: readonly boolean[] = [false, true, true, false, false, true, true, false, false, true, true, false];
-const DASHBOARD_WINDOW_SPLIT = 6; // each window measures a sixth of --duration (or --requests): the twelve take twice a workload's measured time
-const DASHBOARD_WINDOW_WARMUP_S = 1; // unmeasured start of each window after a workload's first (the daemon is warm; the connections are new)
-const DASHBOARD_WINDOW_HARD_LIMIT_MS = 600_000; // with --requests: at most 10 min per window
-const POLL_FAILURE_SAMPLES = 3; // failure reasons kept per kind of poll when windows are merged, as the poller keeps per window
+const DASHBOARD_PERIOD_MS = 2000; // a multiple of DASHBOARD_TIMELINE_MS and of DASHBOARD_TICK_MS
+const DASHBOARD_TIMELINE_MS = 100; // bucket width of the continuous run's timeline (replies per bucket), in ms
+/**
+ * Each polled period ends this much early, in ms: the dashboard ticks at once on resume and every
+ * DASHBOARD_TICK_MS after, so a period's third tick would fall due at the very moment of the pause
+ * and race with it (sent or not by a millisecond either way, and its work landing in the next,
+ * unpolled period). With the lead, a polled period has its two ticks, at its start and a second
+ * later, as a dashboard polled continuously would, and their work lands in it.
+ */
+const DASHBOARD_PAUSE_LEAD_MS = 50;
+const DASHBOARD_HARD_LIMIT_MS = 1_200_000; // with --requests: at most 20 min per workload (twice the requests of the others' 10 min)
 const DNS_CACHE_DEFAULT = 100_000; // answers: rempart's dns.cache_size default
 const DNS_ANSWERS_PER_TRIPLET = 4; // answers per new client: sender MX, then A (AAAA only without A), and one per DNS list (2)
 
@@ -131,16 +139,46 @@ interface WorkloadRun {
   workload: WorkloadName;
   result: LoadResult;
   /**
-   * rempart-dashboard: what the dashboard poller saw in the polled windows, merged (`result` is
-   * those windows' load, merged too).
+   * rempart-dashboard: what the dashboard poller saw in the measured window, all of its polls
+   * (`result` is the whole continuous run, polled periods and others together).
    */
   polls?: PollerResult;
-  /** rempart-dashboard: the same daemon's windows without the poller, merged. */
-  dashboardOff?: LoadResult;
-  /** rempart-dashboard: each measured window in the order run, polled or not, and its requests/s. */
-  windows?: Array<{ polled: boolean; requestsPerSecond: number }>;
+  /** rempart-dashboard: the requests answered in each period of the run, polled or not. */
+  dashboardPeriods?: DashboardPeriods;
+  /** rempart-dashboard: the comparison of the polled periods with the others. */
+  dashboardShare?: DashboardShare;
   /** The Redis variants: what their Redis did in the measured window. */
   redis?: RedisWindow;
+}
+
+/** rempart-dashboard's continuous run of one workload, cut into the poller's periods. */
+interface DashboardPeriods {
+  /** Length of a period, in ms. */
+  periodMs: number;
+  /**
+   * Requests answered in each complete period of the measured window, in the order run: off[i] is
+   * period 2i (unpolled), on[i] period 2i + 1 (polled); off has one more when the last complete
+   * period is unpolled.
+   */
+  off: number[];
+  on: number[];
+}
+
+/** rempart-dashboard's figures of one workload, from its periods. */
+interface DashboardShare {
+  /** Periods of each kind in the ratio of sums (the last unpolled one left out when it has no polled partner). */
+  periodsEach: number;
+  /** Requests/s of those polled periods and of those unpolled ones. */
+  onRequestsPerSecond: number;
+  offRequestsPerSecond: number;
+  /** The target's estimate: the requests of the polled periods over those of as many unpolled ones. */
+  sumRatio: number;
+  /** For each polled period between two unpolled ones: its requests over the mean of theirs (robust to drift). */
+  pairedRatios: number[];
+  /** Median and quartiles of pairedRatios (NaN when there is none). */
+  pairedMedian: number;
+  pairedQ1: number;
+  pairedQ3: number;
 }
 
 interface FillRun {
@@ -356,93 +394,15 @@ function sumOf(values: readonly number[]): number {
   return values.reduce((a, b) => a + b, 0);
 }
 
-/** The mean of the values weighted by their weights, leaving out those of weight 0 (NaN when none is left). */
-function weightedMean(pairs: ReadonlyArray<readonly [value: number, weight: number]>): number {
-  let sum = 0;
-  let weights = 0;
-  for (const [value, weight] of pairs) {
-    if (!(weight > 0)) continue; // a window without requests has no percentiles (NaN): it weighs nothing
-    sum += value * weight;
-    weights += weight;
-  }
-  return weights > 0 ? sum / weights : NaN;
+/** The q-quantile (0..1) of the values, linearly interpolated between the nearest ranks (NaN when there are none). */
+function quantile(values: readonly number[], q: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const position = q * (sorted.length - 1);
+  const below = Math.floor(position);
+  const above = Math.min(sorted.length - 1, below + 1);
+  return sorted[below]! + (sorted[above]! - sorted[below]!) * (position - below);
 }
-
-/** The largest finite value (NaN when there is none). */
-function finiteMax(values: readonly number[]): number {
-  const finite = values.filter((v) => Number.isFinite(v));
-  return finite.length > 0 ? Math.max(...finite) : NaN;
-}
-
-/**
- * Measured windows of one server as one LoadResult: requests, errors, time and reply actions
- * summed, requests/s over the summed time, CPU per request weighted by requests and CPU percents
- * by time. runLoad keeps no latency samples, so p50/p90/p99 are the request-weighted mean of the
- * windows' (close to, not exactly, the percentiles of all the requests) and max the largest; RSS
- * is that of the last of the windows given.
- */
-function mergeLoadResults(windows: readonly LoadResult[]): LoadResult {
-  const last = windows[windows.length - 1];
-  if (!last) throw new Error('mergeLoadResults: no windows');
-  const requests = sumOf(windows.map((w) => w.requests));
-  const seconds = sumOf(windows.map((w) => w.seconds));
-  const byRequests = (pick: (w: LoadResult) => number) => weightedMean(windows.map((w) => [pick(w), w.requests] as const));
-  const bySeconds = (pick: (w: LoadResult) => number) => weightedMean(windows.map((w) => [pick(w), w.seconds] as const));
-  const actions: Record<string, number> = {};
-  for (const w of windows) for (const [action, n] of Object.entries(w.actions)) actions[action] = (actions[action] ?? 0) + n;
-  return {
-    connections: last.connections,
-    requests,
-    errors: sumOf(windows.map((w) => w.errors)),
-    seconds,
-    requestsPerSecond: seconds > 0 ? requests / seconds : NaN,
-    p50Ms: byRequests((w) => w.p50Ms),
-    p90Ms: byRequests((w) => w.p90Ms),
-    p99Ms: byRequests((w) => w.p99Ms),
-    maxMs: finiteMax(windows.map((w) => w.maxMs)),
-    cpuMicrosPerRequest: byRequests((w) => w.cpuMicrosPerRequest),
-    helperCpuMicrosPerRequest: byRequests((w) => w.helperCpuMicrosPerRequest),
-    serverCpuPercent: bySeconds((w) => w.serverCpuPercent),
-    clientCpuPercent: bySeconds((w) => w.clientCpuPercent),
-    helperCpuPercent: bySeconds((w) => w.helperCpuPercent),
-    observerCpuPercent: bySeconds((w) => w.observerCpuPercent),
-    otherCpuPercent: bySeconds((w) => w.otherCpuPercent),
-    rssMB: last.rssMB,
-    actions,
-  };
-}
-
-/**
- * The poller's results of several windows as one: time, requests, failures and skipped ticks
- * summed; p50/p99 the request-weighted mean of the windows' and max the largest; the mean answer
- * size weighted by the successful answers (those it is the mean of); the first few failure
- * reasons; the last answer's figure from the last window that had a successful answer.
- */
-function mergePollerResults(windows: readonly PollerResult[]): PollerResult {
-  if (windows.length === 0) throw new Error('mergePollerResults: no windows');
-  const merged = (kind: PollKind): PollStats => {
-    const stats = windows.map((w) => w.kinds[kind]);
-    const byRequests = (pick: (s: PollStats) => number) => weightedMean(stats.map((s) => [pick(s), s.requests] as const));
-    return {
-      requests: sumOf(stats.map((s) => s.requests)),
-      failures: sumOf(stats.map((s) => s.failures)),
-      skipped: sumOf(stats.map((s) => s.skipped)),
-      p50Ms: byRequests((s) => s.p50Ms),
-      p99Ms: byRequests((s) => s.p99Ms),
-      maxMs: finiteMax(stats.map((s) => s.maxMs)),
-      meanBytes: weightedMean(stats.map((s) => [s.meanBytes, s.requests - s.failures] as const)),
-      failureSamples: stats.flatMap((s) => s.failureSamples).slice(0, POLL_FAILURE_SAMPLES),
-      lastFigure: stats.map((s) => s.lastFigure).filter((f) => Number.isFinite(f)).at(-1) ?? NaN,
-    };
-  };
-  return {
-    seconds: sumOf(windows.map((w) => w.seconds)),
-    kinds: Object.fromEntries(POLL_KINDS.map((kind) => [kind, merged(kind)])) as Record<PollKind, PollStats>,
-  };
-}
-
-/** "off/on/on/off/...": rempart-dashboard's windows in the order run. */
-const DASHBOARD_WINDOW_ORDER = DASHBOARD_WINDOWS.map((polled) => (polled ? 'on' : 'off')).join('/');
 
 /** "21 stats, 21 history, 4 metrics, 0 failed": a poller result in a few words. */
 function pollCounts(polls: PollerResult): string {
@@ -450,112 +410,222 @@ function pollCounts(polls: PollerResult): string {
   return `${POLL_KINDS.map((k) => `${polls.kinds[k].requests} ${k}`).join(', ')}, ${failed} failed`;
 }
 
-/**
- * A rempart-dashboard window's measured length (a sixth of --requests or of --duration, as runLoad
- * options and in words) and the warm-up of the windows after a workload's first, in s.
- */
-function dashboardWindow(plan: Plan): {
-  length: { requests: number; hardLimitMs: number } | { durationMs: number };
-  text: string;
-  laterWarmupS: number;
-} {
-  const laterWarmupS = Math.min(DASHBOARD_WINDOW_WARMUP_S, plan.warmupS);
-  if (plan.requests !== undefined) {
-    const requests = Math.max(1, Math.round(plan.requests / DASHBOARD_WINDOW_SPLIT));
-    return { length: { requests, hardLimitMs: DASHBOARD_WINDOW_HARD_LIMIT_MS }, text: `${fmt(requests)} requests`, laterWarmupS };
-  }
-  const seconds = plan.durationS / DASHBOARD_WINDOW_SPLIT;
-  return { length: { durationMs: seconds * 1000 }, text: `${fmt(seconds, Number.isInteger(seconds) ? 0 : 1)} s`, laterWarmupS };
+/** "stats 1.00, history 1.00, metrics 0.20": polls of each kind per second the poller was not paused. */
+function pollRates(polls: PollerResult): string {
+  return POLL_KINDS.map((k) => `${k} ${fmt(polls.kinds[k].requests / polls.polledSeconds, 2)}`).join(', ');
+}
+
+/** "98.7 %": a ratio as a percentage with one decimal. */
+function percent(ratio: number): string {
+  return `${fmt(ratio * 100, 1)} %`;
+}
+
+/** "+1.3 %" or "−2.0 %": a ratio's difference from 1, signed. */
+function change(ratio: number): string {
+  const pct = (ratio - 1) * 100;
+  return `${pct >= 0 ? '+' : '−'}${fmt(Math.abs(pct), 1)} %`;
+}
+
+/** The measured length of a workload of rempart-dashboard in words: twice that of the other servers. */
+function dashboardLength(plan: Plan): string {
+  return plan.requests !== undefined ? `${fmt(2 * plan.requests)} requests` : `${fmt(2 * plan.durationS)} s`;
+}
+
+/** One period of the poller in the measured window, in ms since the window's start: when it was due and when its switch was sent, to the next switch. */
+interface PollerPeriod {
+  polled: boolean;
+  dueMs: number;
+  startMs: number;
+  endMs: number;
 }
 
 /**
- * One workload of rempart-dashboard as a paired measurement on one running daemon: the measured
- * load runs as consecutive windows, the poller off or on as DASHBOARD_WINDOWS says, and the windows
- * of each side are merged: with the dashboard (the run's result and polls) and without
- * (dashboardOff). Comparing this daemon with the separate `rempart` daemon measured before it, as
- * the benchmark once did, was dominated by the machine's run-to-run noise (85 % to 123 % on repeats
- * on a 2-core VM); interleaved windows of one daemon share its state and the machine's slower
- * changes. `nextId` is the workload's id source for all the windows, so new triplets stay new.
+ * Drives the poller's alternation through one continuous run, from now (just before runLoad) on.
+ * During the warm-up the same alternation runs, its periods counted back from the warm-up's end so
+ * that the last is polled: the daemon reaches the alternation's steady state, and the measured
+ * window's first period, unpolled, follows a polled one as every later unpolled one does. From
+ * onMeasuring (the window's start, windowStart), the schedule starts afresh: period k (from 0)
+ * begins at windowStart + k · DASHBOARD_PERIOD_MS, unpolled when k is even, polled when odd, a
+ * polled period ending DASHBOARD_PAUSE_LEAD_MS early; the poller's measure() is sent with the first
+ * pause. Each switch's timer is set from the schedule, not from the previous switch, so that late
+ * timers do not drift. With the measured window's length known (measuredMs, with --duration), no
+ * switch is armed at or after its end: a period starting there, while the load drains, would only
+ * send polls after the window. stop() clears the timers and returns the measured window's periods.
+ */
+function alternatePoller(poller: PollerHandle, warmupMs: number, measuredMs: number | undefined): { onMeasuring: (windowStart: number) => void; stop: () => PollerPeriod[] } {
+  const periodMs = DASHBOARD_PERIOD_MS;
+  /** When switch k (into period k) of a schedule starting at `origin` is due (performance.now()). */
+  const dueAt = (origin: number, k: number) => origin + k * periodMs - (k % 2 === 0 && k > 0 ? DASHBOARD_PAUSE_LEAD_MS : 0);
+  const setPolled = (polled: boolean) => (polled ? poller.resume() : poller.pause());
+  const periods: PollerPeriod[] = [];
+  let windowStart: number | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  /** Arms switch k of the schedule starting at origin, then (when it has run) the next one, those due before origin + endMs only. */
+  const follow = (origin: number, k: number, endMs: number) => {
+    if (dueAt(0, k) >= endMs || stopped) return;
+    timer = setTimeout(
+      () => {
+        const polled = k % 2 === 1;
+        setPolled(polled);
+        if (windowStart !== undefined) {
+          const sentMs = performance.now() - windowStart;
+          periods[periods.length - 1]!.endMs = sentMs;
+          periods.push({ polled, dueMs: dueAt(0, k), startMs: sentMs, endMs: NaN });
+        }
+        follow(origin, k + 1, endMs);
+      },
+      Math.max(0, dueAt(origin, k) - performance.now()),
+    );
+  };
+  // The warm-up as the last `warmupPeriods` periods (an even number, covering it) of a schedule
+  // whose next period, unpolled, would start at the warm-up's end: from the period it starts in, up
+  // to the pause that ends the last of them, polled (then the measured schedule takes over).
+  const now = performance.now();
+  const warmupPeriods = 2 * Math.ceil(warmupMs / (2 * periodMs)); // even, covering the warm-up
+  const warmupOrigin = now + warmupMs - warmupPeriods * periodMs;
+  const firstPeriod = Math.floor((now - warmupOrigin) / periodMs);
+  if (warmupMs > 0) {
+    setPolled(firstPeriod % 2 === 1);
+    follow(warmupOrigin, firstPeriod + 1, warmupPeriods * periodMs);
+  }
+  return {
+    onMeasuring: (start) => {
+      clearTimeout(timer);
+      windowStart = start;
+      poller.pause();
+      poller.measure();
+      periods.push({ polled: false, dueMs: 0, startMs: performance.now() - start, endMs: NaN });
+      follow(start, 1, measuredMs ?? Infinity);
+    },
+    stop: () => {
+      if (!stopped && windowStart !== undefined && periods.length > 0) periods[periods.length - 1]!.endMs = performance.now() - windowStart;
+      stopped = true;
+      clearTimeout(timer);
+      return periods;
+    },
+  };
+}
+
+/**
+ * Cuts the continuous run's timeline (replies per DASHBOARD_TIMELINE_MS bucket from the start of
+ * the measured window, `seconds` long) into the poller's periods: the requests answered in each
+ * period the window covers completely, by the periods' schedule (DASHBOARD_PERIOD_MS each, a whole
+ * number of buckets; the switches themselves come a few ms late, the log says how late). The
+ * partial period the window ends in is left out.
+ */
+function dashboardPeriods(timeline: readonly number[], seconds: number): DashboardPeriods {
+  const bucketsPerPeriod = DASHBOARD_PERIOD_MS / DASHBOARD_TIMELINE_MS;
+  if (!Number.isInteger(bucketsPerPeriod)) throw new Error('DASHBOARD_PERIOD_MS must be a multiple of DASHBOARD_TIMELINE_MS');
+  const wholeBuckets = Math.min(timeline.length, Math.floor((seconds * 1000) / DASHBOARD_TIMELINE_MS));
+  const periods: DashboardPeriods = { periodMs: DASHBOARD_PERIOD_MS, off: [], on: [] };
+  for (let k = 0; (k + 1) * bucketsPerPeriod <= wholeBuckets; k++) {
+    const requests = sumOf(timeline.slice(k * bucketsPerPeriod, (k + 1) * bucketsPerPeriod));
+    (k % 2 === 0 ? periods.off : periods.on).push(requests);
+  }
+  return periods;
+}
+
+/**
+ * The polled periods against the others, two ways. (a) The ratio of the sums of as many periods of
+ * each kind (the last unpolled one left out if it has no polled partner): the target's estimate,
+ * every request weighing the same. (b) For each polled period between two unpolled ones, its
+ * requests over the mean of theirs, and the median and quartiles of those ratios: a steady drift
+ * of the machine's speed cancels within each such triple, and a sudden jump spoils only the pairs
+ * it falls in.
+ */
+function compareDashboardPeriods(periods: DashboardPeriods): DashboardShare {
+  const periodsEach = Math.min(periods.on.length, periods.off.length);
+  const on = sumOf(periods.on.slice(0, periodsEach));
+  const off = sumOf(periods.off.slice(0, periodsEach));
+  const seconds = (periodsEach * periods.periodMs) / 1000;
+  const pairedRatios: number[] = [];
+  for (const [i, polled] of periods.on.entries()) {
+    const before = periods.off[i];
+    const after = periods.off[i + 1];
+    if (before !== undefined && after !== undefined && before + after > 0) pairedRatios.push(polled / ((before + after) / 2));
+  }
+  return {
+    periodsEach,
+    onRequestsPerSecond: seconds > 0 ? on / seconds : NaN,
+    offRequestsPerSecond: seconds > 0 ? off / seconds : NaN,
+    sumRatio: off > 0 ? on / off : NaN,
+    pairedRatios,
+    pairedMedian: quantile(pairedRatios, 0.5),
+    pairedQ1: quantile(pairedRatios, 0.25),
+    pairedQ3: quantile(pairedRatios, 0.75),
+  };
+}
+
+/**
+ * One workload of rempart-dashboard as a paired measurement within one continuous run of one
+ * daemon: the load runs without a break for twice a workload's measured time (the connections kept,
+ * one id source, so new triplets stay new), while one poller process is paused and resumed every
+ * DASHBOARD_PERIOD_MS (alternatePoller); the timeline of the replies, cut into those periods
+ * (dashboardPeriods), gives the throughput polled and not (compareDashboardPeriods). Comparing
+ * this daemon with the separate `rempart` daemon measured before it was dominated by the machine's
+ * run-to-run noise (85 % to 123 % on repeats on a 2-core VM), and so were a dozen windows of a few
+ * seconds each (89.6 % to 104 % for identical code): the machine's throughput varies by ±25 % within
+ * seconds. `result` is the whole run, polled and unpolled periods together.
  */
 async function measureDashboardWorkload(server: RunningServer, workload: WorkloadName, connections: number, nextId: () => number, plan: Plan): Promise<WorkloadRun> {
   const name = server.name;
   const http = server.http;
   if (!http) throw new Error(`${name}: no HTTP API address`);
-  const { length: windowLength, text: lengthText, laterWarmupS } = dashboardWindow(plan);
+  const warmupMs = plan.warmupS * 1000;
   log(
-    `${name}: workload ${workload}, ${connections} connections, ${DASHBOARD_WINDOWS.length} windows ${DASHBOARD_WINDOW_ORDER} (poller off or on) ` +
-      `of ${lengthText} each, on one daemon; ${plan.warmupS} s warm-up before the first, ${laterWarmupS} s before the others`,
+    `${name}: workload ${workload}, ${connections} connections, ${plan.warmupS} s warm-up + ${dashboardLength(plan)} measured as one continuous load on one daemon, ` +
+      `the poller paused and resumed every ${fmt(DASHBOARD_PERIOD_MS / 1000)} s (off, on, off, … from the start of the measured window; the same alternation through the warm-up)`,
   );
-  const on: LoadResult[] = [];
-  const off: LoadResult[] = [];
-  const polls: PollerResult[] = [];
-  const windows: Array<{ polled: boolean; requestsPerSecond: number }> = [];
-  let poller: PollerHandle | undefined;
-  /** Polled time so far, in ms: the /metrics scrapes keep one schedule across the polled windows. */
-  let polledMs = 0;
+  const poller = await forkPoller({ url: http.url, password: http.password, tickMs: DASHBOARD_TICK_MS, metricsMs: METRICS_SCRAPE_MS });
+  const measuredMs = plan.requests !== undefined ? undefined : 2 * plan.durationS * 1000;
+  const alternation = alternatePoller(poller, warmupMs, measuredMs);
+  let result: LoadResult;
+  let polls: PollerResult;
+  let switches: PollerPeriod[];
   try {
-    for (const [index, polled] of DASHBOARD_WINDOWS.entries()) {
-      // The workload's first window warms it up as every server's first does (the daemon may be
-      // fresh); the later ones follow a window of the same load, only their connections are new.
-      const warmupS = index === 0 ? plan.warmupS : laterWarmupS;
-      if (polled) {
-        // A process of its own, forked afresh for each polled window; it polls through the
-        // warm-up too (the dashboard was already open), but counts only the measured window.
-        const sinceLastScrapeMs = polledMs % METRICS_SCRAPE_MS;
-        poller = await forkPoller({
-          url: http.url,
-          password: http.password,
-          tickMs: DASHBOARD_TICK_MS,
-          metricsMs: METRICS_SCRAPE_MS,
-          firstMetricsDelayMs: sinceLastScrapeMs === 0 ? 0 : METRICS_SCRAPE_MS - sinceLastScrapeMs,
-        });
-        poller.start();
-      }
-      const windowStarted = performance.now();
-      const activePoller = poller;
-      const result = await runLoad({
-        ...loadTarget(server),
-        connections,
-        nextId,
-        ...windowLength,
-        warmupMs: warmupS * 1000,
-        ...(activePoller ? { observerPids: [activePoller.pid] } : {}),
-        onMeasuring: () => activePoller?.measure(),
-      });
-      if (activePoller) polledMs += performance.now() - windowStarted;
-      const windowPolls = activePoller ? await activePoller.stop() : undefined;
-      poller = undefined;
-      (polled ? on : off).push(result);
-      if (windowPolls) polls.push(windowPolls);
-      windows.push({ polled, requestsPerSecond: result.requestsPerSecond });
-      log(
-        `${name} ${workload} c=${connections} window ${index + 1}/${DASHBOARD_WINDOWS.length} poller ${polled ? 'on' : 'off'}: ` +
-          `${fmt(result.requestsPerSecond)} req/s over ${fmt(result.seconds, 1)} s, p50 ${fmt(result.p50Ms, 2)} ms, p99 ${fmt(result.p99Ms, 2)} ms, ` +
-          `${fmt(result.cpuMicrosPerRequest)} µs CPU/req, server CPU ${fmt(result.serverCpuPercent)} %, load gen CPU ${fmt(result.clientCpuPercent)} %, ` +
-          `${windowPolls ? `poller CPU ${fmt(result.observerCpuPercent, 1)} %, ` : ''}other CPU ${fmt(result.otherCpuPercent)} %, errors ${result.errors}` +
-          (windowPolls ? `; polls ${pollCounts(windowPolls)}` : ''),
-      );
-    }
+    result = await runLoad({
+      ...loadTarget(server),
+      connections,
+      nextId,
+      ...(plan.requests !== undefined
+        ? { requests: 2 * plan.requests, hardLimitMs: DASHBOARD_HARD_LIMIT_MS }
+        : { durationMs: measuredMs }),
+      warmupMs,
+      timelineMs: DASHBOARD_TIMELINE_MS,
+      observerPids: [poller.pid],
+      onMeasuring: alternation.onMeasuring,
+    });
+    switches = alternation.stop();
+    polls = await poller.stop();
   } finally {
-    poller?.kill(); // an error in a polled window: do not leave the poller behind
+    alternation.stop();
+    poller.kill(); // an error: do not leave the poller behind (after stop() it has exited already)
   }
-  const withDashboard = mergeLoadResults(on);
-  const without = mergeLoadResults(off);
-  const mergedPolls = mergePollerResults(polls);
-  const share = withDashboard.requestsPerSecond / without.requestsPerSecond;
-  for (const [label, r] of [['with the dashboard', withDashboard], ['without', without]] as const) {
-    log(
-      `${name} ${workload} c=${connections} ${label} (${fmt(r.seconds, 1)} s merged): ${fmt(r.requestsPerSecond)} req/s, p50 ${fmt(r.p50Ms, 2)} ms, ` +
-        `p99 ${fmt(r.p99Ms, 2)} ms (windows' mean), ${fmt(r.cpuMicrosPerRequest)} µs CPU/req, RSS ${fmt(r.rssMB, 1)} MB, server CPU ${fmt(r.serverCpuPercent)} %, ` +
-        `load gen CPU ${fmt(r.clientCpuPercent)} %, other CPU ${fmt(r.otherCpuPercent)} %, errors ${r.errors}; ${actionsText(r.actions)}`,
-    );
-  }
+  const periods = dashboardPeriods(result.timeline ?? [], result.seconds);
+  const share = compareDashboardPeriods(periods);
+  const lateMs = Math.max(0, ...switches.map((p) => p.startMs - p.dueMs));
   log(
-    `${name} ${workload} c=${connections}: with the dashboard ${fmt(share * 100, 1)} % of without; windows ${DASHBOARD_WINDOW_ORDER}: ` +
-      `${windows.map((w) => fmt(w.requestsPerSecond)).join(' / ')} req/s`,
+    `${name} ${workload} c=${connections} whole run (${fmt(result.seconds, 1)} s, polled and unpolled periods together): ${fmt(result.requestsPerSecond)} req/s, ` +
+      `p50 ${fmt(result.p50Ms, 2)} ms, p99 ${fmt(result.p99Ms, 2)} ms, ${fmt(result.cpuMicrosPerRequest)} µs CPU/req, RSS ${fmt(result.rssMB, 1)} MB, ` +
+      `server CPU ${fmt(result.serverCpuPercent)} %, load gen CPU ${fmt(result.clientCpuPercent)} %, poller CPU ${fmt(result.observerCpuPercent, 1)} %, ` +
+      `other CPU ${fmt(result.otherCpuPercent)} %, errors ${result.errors}; ${actionsText(result.actions)}`,
   );
-  log(`${name} ${workload} dashboard polls in ${fmt(mergedPolls.seconds, 1)} s: ${pollSummary(mergedPolls)}; poller CPU ${fmt(withDashboard.observerCpuPercent, 1)} %`);
-  return { workload, result: withDashboard, polls: mergedPolls, dashboardOff: without, windows };
+  log(
+    `${name} ${workload} c=${connections}: ${periods.off.length} unpolled and ${periods.on.length} polled complete periods of ${fmt(DASHBOARD_PERIOD_MS / 1000)} s ` +
+      `(${switches.length} switches, at most ${fmt(lateMs, 1)} ms late), requests in order: ` +
+      `${periods.off.map((off, i) => `${fmt(off)}${periods.on[i] !== undefined ? ` / ${fmt(periods.on[i]!)}` : ''}`).join(' / ')}`,
+  );
+  log(
+    `${name} ${workload} c=${connections}: with the dashboard ${fmt(share.onRequestsPerSecond)} req/s, without ${fmt(share.offRequestsPerSecond)} req/s ` +
+      `(${share.periodsEach} periods each): ratio of the sums ${percent(share.sumRatio)}; paired median ${percent(share.pairedMedian)} ` +
+      `(IQR ${percent(share.pairedQ1)} to ${percent(share.pairedQ3)}, ${share.pairedRatios.length} polled periods between unpolled ones)`,
+  );
+  log(
+    `${name} ${workload} dashboard polls in ${fmt(polls.seconds, 1)} s measured, ${fmt(polls.polledSeconds, 1)} s of them polled: ${pollSummary(polls)}; ` +
+      `per polled second ${pollRates(polls)}; poller CPU ${fmt(result.observerCpuPercent, 1)} % over the whole run`,
+  );
+  return { workload, result, polls, dashboardPeriods: periods, dashboardShare: share };
 }
 
 /** The workloads a server runs: null only the first, rempart-dashboard those of --dashboard-workloads. */
@@ -767,26 +837,25 @@ function targets(plan: Plan, all: ServerRuns[]): TargetRow[] {
   const dashboard = all.find((s) => s.server === DASHBOARD);
   if (dashboard) {
     for (const w of plan.dashboardWorkloads) {
-      // Both sides from the same daemon: its polled windows (result) against its others (dashboardOff).
+      // Both sides from the same continuous run of one daemon: its polled periods against its unpolled ones.
       const run = dashboard.runs.find((x) => x.workload === w && x.result.connections === TARGET_CONNECTIONS);
       const d = run?.result;
-      const off = run?.dashboardOff;
+      const share = run?.dashboardShare;
       const polls = run?.polls;
-      const share = d && off && off.requestsPerSecond > 0 ? d.requestsPerSecond / off.requestsPerSecond : NaN;
+      const ratio = share && share.periodsEach > 0 ? share.sumRatio : NaN;
       const sent = polls ? sumOf(POLL_KINDS.map((k) => polls.kinds[k].requests)) : 0;
       const failed = polls ? sumOf(POLL_KINDS.map((k) => polls.kinds[k].failures)) : 0;
-      const windowText = run?.windows
-        ? `, windows ${run.windows.map((x) => (x.polled ? 'on' : 'off')).join('/')}: ${run.windows.map((x) => fmt(x.requestsPerSecond)).join(' / ')} requests/s`
-        : '';
       const pollText = polls ? `; polls ${pollCounts(polls)}` : '; no polls';
-      // Met only when the dashboard really was polled, without failures, and no policy request failed on either side.
-      const valid = Number.isFinite(share) && polls !== undefined && sent > 0 && failed === 0 && d!.errors === 0 && off!.errors === 0;
+      // Met only when the dashboard really was polled, without failures, and no policy request failed in the run.
+      const valid = Number.isFinite(ratio) && polls !== undefined && sent > 0 && failed === 0 && d!.errors === 0;
       rows.push({
         target: `\`${w}\`: Rempart requests/s with the dashboard polled ≥ ${fmt(TARGET_DASHBOARD_SHARE * 100)} % of without at ${TARGET_CONNECTIONS} connections`,
-        measured: Number.isFinite(share)
-          ? `${fmt(share * 100, 1)} % (${fmt(d!.requestsPerSecond)} vs ${fmt(off!.requestsPerSecond)} requests/s, same daemon${windowText})${pollText}`
+        measured: Number.isFinite(ratio)
+          ? `${percent(ratio)} (${fmt(share!.onRequestsPerSecond)} vs ${fmt(share!.offRequestsPerSecond)} requests/s: the sums of ${share!.periodsEach} polled and ${share!.periodsEach} ` +
+            `unpolled periods of ${fmt(DASHBOARD_PERIOD_MS / 1000)} s, alternating in one continuous run of the same daemon; paired, median ${percent(share!.pairedMedian)}, ` +
+            `IQR ${percent(share!.pairedQ1)} to ${percent(share!.pairedQ3)} over ${share!.pairedRatios.length} polled periods between unpolled ones)${pollText}`
           : 'not measured',
-        status: Number.isFinite(share) ? (valid && share >= TARGET_DASHBOARD_SHARE ? 'met' : 'not met') : 'not measured',
+        status: Number.isFinite(ratio) ? (valid && ratio >= TARGET_DASHBOARD_SHARE ? 'met' : 'not met') : 'not measured',
       });
     }
   }
@@ -847,30 +916,30 @@ function readingNotes(plan: Plan, all: ServerRuns[]): string[] {
   const dashboardNotes: string[] = [];
   for (const w of plan.dashboardWorkloads) {
     const run = all.find((s) => s.server === DASHBOARD)?.runs.find((r) => r.workload === w && r.result.connections === TARGET_CONNECTIONS);
-    const d = run?.result;
-    const off = run?.dashboardOff;
-    if (!d || !off || !run.windows) continue;
-    // The spread of the windows of each side around its own mean: what the machine's noise does
-    // to one window, against which the difference of the two sides can be read.
-    const spread = (polled: boolean, mean: number) => {
-      const rates = run.windows!.filter((x) => x.polled === polled).map((x) => x.requestsPerSecond);
-      return `${fmt((Math.min(...rates) / mean - 1) * 100, 1)} to +${fmt((Math.max(...rates) / mean - 1) * 100, 1)} %`;
-    };
-    const change = (d.requestsPerSecond / off.requestsPerSecond - 1) * 100;
+    const share = run?.dashboardShare;
+    const periods = run?.dashboardPeriods;
+    if (!share || !periods || share.periodsEach === 0) continue;
+    // The spread of the unpolled periods around their mean: how much the machine's speed varied
+    // from one period to the next, against which the difference of the two sides can be read.
+    const offMean = sumOf(periods.off) / periods.off.length;
+    const spread = `${change(Math.min(...periods.off) / offMean)} to ${change(Math.max(...periods.off) / offMean)}`;
     dashboardNotes.push(
-      `\`${w}\` ${fmt(d.requestsPerSecond)} vs ${fmt(off.requestsPerSecond)} requests/s (${change >= 0 ? '+' : ''}${fmt(change, 1)} %; ` +
-        `windows without ${spread(false, off.requestsPerSecond)}, with ${spread(true, d.requestsPerSecond)} around their mean), ` +
-        `p99 ${fmt(d.p99Ms, 2)} vs ${fmt(off.p99Ms, 2)} ms, ${fmt(d.cpuMicrosPerRequest)} vs ${fmt(off.cpuMicrosPerRequest)} µs CPU per request`,
+      `\`${w}\` ${fmt(share.onRequestsPerSecond)} vs ${fmt(share.offRequestsPerSecond)} requests/s (ratio of the sums ${change(share.sumRatio)}; ` +
+        `paired median ${change(share.pairedMedian)}, IQR ${change(share.pairedQ1)} to ${change(share.pairedQ3)} over ${share.pairedRatios.length} polled periods; ` +
+        `the unpolled periods ${spread} around their mean)`,
     );
   }
   if (dashboardNotes.length > 0) {
     notes.push(
-      `- **Dashboard.** With the dashboard polled, against without, on the same daemon: ${dashboardNotes.join('; ')}. ` +
-        `Each side is ${DASHBOARD_WINDOWS.filter((polled) => polled).length} of ${DASHBOARD_WINDOWS.length} consecutive windows of one workload (${DASHBOARD_WINDOW_ORDER}), so both see the same daemon, ` +
-        'its store at about the same size and the machine in about the same state (comparing two daemons measured one after the ' +
-        'other, as this benchmark once did, was dominated by the machine\'s run-to-run noise: 85 % to 123 % on repeats on a shared ' +
-        '2-core VM). What noise is left shows in the spread of the windows of one side around its mean: a difference of the two ' +
-        'sides within that spread cannot be told from noise, and a shortfall near the target is worth a rerun. The polls cost the daemon CPU ' +
+      `- **Dashboard.** With the dashboard polled, against without, in one continuous run of the same daemon: ${dashboardNotes.join('; ')}. ` +
+        `Each polled period of ${fmt(DASHBOARD_PERIOD_MS / 1000)} s sits between two unpolled ones of the same load on the same daemon, its store at about the same size ` +
+        'and the machine in about the same state: on this shared 2-core VM the throughput of a few seconds of the same load varies by ' +
+        '±25 % (slow drift and sudden jumps), which neither two daemons measured one after the other (85 % to 123 % on repeats) nor a dozen ' +
+        'windows of a few seconds each (89.6 % to 104 % for the same code) could average out. The ratio of the sums, the target\'s estimate, ' +
+        'weighs every request alike; the paired median compares each polled period with the mean of its two neighbours, so that a steady ' +
+        'drift cancels and a sudden jump spoils only the pairs it falls in, and its interquartile range shows how much one pair varies ' +
+        'with the machine\'s noise. When the two estimates disagree, or the shortfall is near the target, a rerun is worth it. The row\'s ' +
+        'latency and CPU in the tables above cover the whole alternating run, not one side. The polls cost the daemon CPU ' +
         'on its main thread, the one that answers Postfix: the queries on its read connection (the stats sum the per-minute and ' +
         'per-hour rollups, not the records; the history page walks the primary key) and the answers\' serialisation (sizes in the ' +
         'table above); the writer thread that stores the decisions and fills the rollups is the same with or without them.',
@@ -978,8 +1047,8 @@ function dashboardTable(all: ServerRuns[]): string[] {
   if (!dashboard) return [];
   const lines = ['### Dashboard polls', ''];
   lines.push(
-    `What the poller of \`rempart-dashboard\` (above) sent and got in the ${DASHBOARD_WINDOWS.filter((polled) => polled).length} polled windows of each workload, together ` +
-      '(p50 and p99 the mean of the windows\', weighted by their requests). "ticks skipped": ' +
+    'What the poller of `rempart-dashboard` (above) sent and got in the measured window of each workload: in its polled periods, ' +
+      `every other ${fmt(DASHBOARD_PERIOD_MS / 1000)} s of the continuous run (requests still in flight at a pause complete and count). "ticks skipped": ` +
       'ticks when the previous request of that kind was still unanswered (none sent). "last answer": what the last successful ' +
       'answer held (decisions counted by the stats of the last hour; records on the history page; lines of the metrics text).',
     '',
@@ -999,10 +1068,10 @@ function dashboardTable(all: ServerRuns[]): string[] {
       );
       if (p.failureSamples.length > 0) failures.push(`\`${run.workload}\` ${kind}: ${p.failureSamples.map((f) => `"${f.replace(/\|/g, '/')}"`).join(', ')}`);
     }
-    cpu.push(`\`${run.workload}\` ${fmt(run.result.observerCpuPercent, 1)} %`);
+    cpu.push(`\`${run.workload}\` ${fmt(polls.polledSeconds, 1)} s of the ${fmt(polls.seconds, 1)} s measured, using ${fmt(run.result.observerCpuPercent, 1)} % of a core over the whole run`);
   }
   lines.push('');
-  if (cpu.length > 0) lines.push(`The poller itself used ${cpu.join(', ')} of a core.`, '');
+  if (cpu.length > 0) lines.push(`The poller was polling ${cpu.join('; ')}.`, '');
   if (failures.length > 0) lines.push(`Failures (first of each): ${failures.join('; ')}.`, '');
   return lines;
 }
@@ -1036,7 +1105,7 @@ function report(plan: Plan, all: ServerRuns[], started: Date, finished: Date): s
       'once (they pass; not measured), then replays random triplets of that set: a regular correspondent whose triplet already passed; ' +
       `\`mix\` is ${fmt(plan.mixNew * 100)} % new, the rest retries. ` +
       `Each workload runs ${plan.warmupS} s unmeasured, then ${plan.requests !== undefined ? `${fmt(plan.requests)} requests` : `${plan.durationS} s`} measured` +
-      `${all.some((s) => s.server === DASHBOARD) ? ` (\`rempart-dashboard\` twice that, in ${DASHBOARD_WINDOWS.length} windows: below)` : ''}. ` +
+      `${all.some((s) => s.server === DASHBOARD) ? ` (\`rempart-dashboard\` twice that, as one continuous run: below)` : ''}. ` +
       'Latency is from writing a request to reading the end of its reply. CPU is the server\'s utime + stime from /proc/PID/stat ' +
       '(all threads, plus any child processes) over the measured window, divided by the requests answered; RSS is VmRSS from ' +
       '/proc/PID/status at the end of the workload. "server CPU %" and "load gen CPU %" are percent of one core: with 2 cores, ' +
@@ -1084,35 +1153,39 @@ function report(plan: Plan, all: ServerRuns[], started: Date, finished: Date): s
   }
   if (all.some((s) => s.server === DASHBOARD)) {
     const only = plan.dashboardWorkloads.length < plan.workloads.length ? ` It runs the workloads ${plan.dashboardWorkloads.map((w) => `\`${w}\``).join(', ')} only.` : '';
-    const { text: windowText, laterWarmupS } = dashboardWindow(plan);
+    const period = `${fmt(DASHBOARD_PERIOD_MS / 1000)} s`;
     lines.push(
       '**Dashboard polling (`rempart-dashboard`).** The mail path must not notice the dashboard. This is the daemon of `rempart`, ' +
         'started afresh with the very same configuration (history on: the overview reads the per-minute rollups the history writer ' +
-        'fills as the decisions are stored), and its throughput with the dashboard polled is compared with its own without. Each ' +
-        `workload runs ${plan.warmupS} s unmeasured, then its measured load as ${DASHBOARD_WINDOWS.length} consecutive windows of ${windowText} each ` +
-        `on the same running daemon, the poller off or on in the order ${DASHBOARD_WINDOW_ORDER.replace(/\//g, ', ')}; each window after the first starts with ` +
-        `${laterWarmupS} s unmeasured (the daemon is warm, the load generator's connections are new), and one source of triplet ids runs ` +
-        'through all of them (a new triplet is never sent twice). The windows of each side are merged: requests, errors and ' +
-        'time summed, requests/s over the summed time, CPU per request weighted by requests, CPU % by time; latency percentiles ' +
-        'are the mean of the windows\' (weighted by their requests), max the largest; RSS at the end of the last window. The row of ' +
-        'the tables above is the side with the dashboard; the side without is in the targets and notes below. Why one daemon: ' +
-        'this benchmark used to compare it with the `rempart` daemon measured just before it, and that comparison of two daemons ' +
-        'measured one after the other was dominated by the machine\'s run-to-run noise (85 % to 123 % on repeats on a shared 2-core ' +
-        'VM), not by the dashboard; windows of one daemon, interleaved, see its store at about the same size and the machine in about the same state, and the ABBA order, ' +
-        'three times over, makes a steady drift through the workload (the store and history grow) weigh on both sides alike (their windows ' +
-        'sit at the same mean position), while a sudden change of the machine\'s speed falls on both sides more evenly than with a few long windows. Before each polled window a poller (bench/policy/poller.ts, a Node process of its ' +
-        'own, forked afresh, so that it shares neither the load generator\'s event loop nor its timing) starts doing against ' +
+        'fills as the decisions are stored), and its throughput with the dashboard polled is compared with its own without, within ' +
+        `one continuous run: each workload's load runs without a break (the same connections, one source of triplet ids: a new triplet is never sent twice), ` +
+        `${plan.warmupS} s unmeasured, then ${dashboardLength(plan)} measured, while one poller process, forked once per workload, is paused and ` +
+        `resumed every ${period}: unpolled, polled, unpolled, polled, … from the start of the measured window (the same alternation runs through the ` +
+        `warm-up, ending with a polled period, so that the daemon is in its steady state). Each polled period ends ${DASHBOARD_PAUSE_LEAD_MS} ms early: a tick due at its very end ` +
+        'would race with the pause. The load generator counts the replies in buckets of ' +
+        `${DASHBOARD_TIMELINE_MS} ms from the start of the measured window, which give the requests answered in each complete period (the partial one the window ends in is left out). ` +
+        'Why: on this shared 2-core VM the throughput of consecutive windows of a few seconds of the same load varies by ±25 % (slow drift ' +
+        'and sudden jumps); comparing this daemon with the `rempart` daemon measured just before it gave 85 % to 123 % on repeats, and ' +
+        'six windows of 3.3 s a side on one daemon still 89.6 % to 104 % for the same code. Alternating every ' +
+        `${period} puts each polled period between two unpolled neighbours that saw the same daemon, its store at about the same size, ` +
+        'and about the same machine, and gives many pairs. Two estimates: the ratio of the sums of the requests of the polled periods and ' +
+        'of as many unpolled ones (the last period left out when one kind has one more), which the target uses, and, robust to drift, ' +
+        'for each polled period between two unpolled ones its requests over the mean of theirs, of which the targets give the median ' +
+        'and the interquartile range. With and without, the requests/s are those periods\' requests over their time. The row of the tables ' +
+        'above is the whole run, polled and unpolled periods together: its latency, CPU and "helper"/"other CPU %" columns cover the ' +
+        'alternating run, not one side. The poller (bench/policy/poller.ts, a Node process of its ' +
+        'own, so that it shares neither the load generator\'s event loop nor its timing) does, while not paused, against ' +
         `the daemon's HTTP API what an open dashboard does: every ${DASHBOARD_TICK_MS / 1000} s \`GET ${POLL_PATHS.stats}\` (the overview page's tick) ` +
         `and \`GET ${POLL_PATHS.history}\` (the live history view's tick, the first without \`after\`; the dashboard shows one of the two views at a time, so this is more than it asks), both with \`Authorization: Bearer <http.password>\`, ` +
-        `and, as Prometheus would, \`GET ${POLL_PATHS.metrics}\` every ${METRICS_SCRAPE_MS / 1000} s; over keep-alive connections, each kind ` +
-        'of poll skipping its tick while its previous request is still unanswered, as the dashboard does; it stops after the window, and ' +
-        'the next polled window\'s first scrape comes when the interval left at the end of the last one has passed (one Prometheus schedule through the polled time). ' +
-        'It polls through the window\'s warm-up too, and counts the measured window only: requests, failures (no answer within 10 s, ' +
+        `at once when resumed and every ${DASHBOARD_TICK_MS / 1000} s after, and, as Prometheus would, \`GET ${POLL_PATHS.metrics}\` every ${METRICS_SCRAPE_MS / 1000} s of polled time ` +
+        '(one schedule counted in polled time only, so that the scrapes per polled second are those of a Prometheus that never stops); over keep-alive connections, each kind ' +
+        'of poll skipping its tick while its previous request is still unanswered, as the dashboard does. Paused, it sends nothing new; ' +
+        'requests in flight complete and count. It counts the measured window only: requests, failures (no answer within 10 s, ' +
         'a status other than 200, or an answer without its expected content), latency from sending the request to the end of the ' +
         'answer. Its CPU is not in "other CPU %" ' +
         `(it is given below the poll table). The password is given as such, not as a \`$scrypt$\` hash: with a hash each Bearer request costs a ` +
         `scrypt, which the dashboard itself does not pay (it logs in once, then sends its session cookie).${only} ` +
-        `Target: with the dashboard polled, at least ${fmt(TARGET_DASHBOARD_SHARE * 100)} % of the same daemon's requests/s without it, every workload it runs.`,
+        `Target: with the dashboard polled, at least ${fmt(TARGET_DASHBOARD_SHARE * 100)} % of the same daemon's requests/s without it (the ratio of the sums), every workload it runs.`,
       '',
     );
   }
