@@ -172,8 +172,30 @@ export async function startTestRedisCluster(): Promise<TestRedisTopology> {
   };
 }
 
-/** A master and one Sentinel watching it (quorum 1), on free loopback ports; the master's name is `rempart`. */
-export async function startTestRedisSentinel(): Promise<TestRedisTopology> {
+/** A Sentinel deployment: with `replica`, also the ports, and a way to kill the master (a failover). */
+export interface TestRedisSentinel extends TestRedisTopology {
+  masterPort: number;
+  /** The replica's port (0 without one). */
+  replicaPort: number;
+  sentinelPort: number;
+  /** Kills the master (SIGKILL), as a crashed host. */
+  killMaster(): Promise<void>;
+  /** The master's port as the Sentinel names it now. */
+  currentMasterPort(): Promise<number>;
+}
+
+export interface SentinelOptions {
+  /** A replica of the master, which the Sentinel promotes when the master is down (default false). */
+  replica?: boolean;
+  /** How long the master must not answer before the Sentinel calls it down, ms (default 30,000, Redis's). */
+  downAfterMs?: number;
+}
+
+/**
+ * A master (and with `replica`, a replica of it) and one Sentinel watching it (quorum 1), on free
+ * loopback ports; the master's name is `rempart`.
+ */
+export async function startTestRedisSentinel(options: SentinelOptions = {}): Promise<TestRedisSentinel> {
   const dir = mkdtempSync(join(tmpdir(), 'rempart-redis-sentinel-'));
   const children: ChildProcess[] = [];
   const close = async () => {
@@ -181,16 +203,37 @@ export async function startTestRedisSentinel(): Promise<TestRedisTopology> {
     rmSync(dir, { recursive: true, force: true });
   };
   const masterPort = await freePort();
+  const replicaPort = options.replica ? await freePort() : 0;
   const sentinelPort = await freePort();
+  let master: ChildProcess | undefined;
+  const currentMasterPort = async () =>
+    Number((await runToEnd('redis-cli', ['-p', String(sentinelPort), 'sentinel', 'get-master-addr-by-name', 'rempart'])).trim().split('\n')[1]);
   try {
-    children.push(await startServer(masterPort));
+    master = await startServer(masterPort);
+    children.push(master);
+    if (options.replica) {
+      const replica = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(replicaPort), '--replicaof', '127.0.0.1', String(masterPort), '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
+      children.push(replica);
+      await waitForPort(replicaPort, '127.0.0.1', START_TIMEOUT_MS);
+      await waitUntil('replica', async () => (await runToEnd('redis-cli', ['-p', String(replicaPort), 'info', 'replication'])).includes('master_link_status:up'));
+    }
     const configFile = join(dir, 'sentinel.conf'); // Sentinel rewrites its configuration file: one of the test's own
-    writeFileSync(configFile, `port ${sentinelPort}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor rempart 127.0.0.1 ${masterPort} 1\n`);
+    writeFileSync(
+      configFile,
+      `port ${sentinelPort}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor rempart 127.0.0.1 ${masterPort} 1\n` +
+        (options.downAfterMs ? `sentinel down-after-milliseconds rempart ${options.downAfterMs}\nsentinel failover-timeout rempart ${options.downAfterMs * 5}\n` : ''),
+    );
     children.push(spawn('redis-server', [configFile, '--sentinel', '--loglevel', 'warning'], { stdio: ['ignore', 'ignore', 'inherit'] }));
     await waitForPort(sentinelPort, '127.0.0.1', START_TIMEOUT_MS);
-    await waitUntil('sentinel', async () =>
-      (await runToEnd('redis-cli', ['-p', String(sentinelPort), 'sentinel', 'get-master-addr-by-name', 'rempart'])).includes(String(masterPort)),
-    );
+    await waitUntil('sentinel', async () => (await currentMasterPort()) === masterPort);
+    if (options.replica) {
+      // The Sentinel learns the replica from the master's INFO (every 10 s at first): wait, or it has nothing to promote.
+      await waitUntil('sentinel knowing the replica', async () =>
+        (await runToEnd('redis-cli', ['-p', String(sentinelPort), 'sentinel', 'replicas', 'rempart'])).includes(String(replicaPort)),
+      );
+    }
   } catch (error) {
     await close();
     throw error;
@@ -198,7 +241,17 @@ export async function startTestRedisSentinel(): Promise<TestRedisTopology> {
   return {
     settings: { sentinels: [`127.0.0.1:${sentinelPort}`], sentinel_name: 'rempart' },
     newPrefix: () => `rempart-test-${randomBytes(5).toString('hex')}:`,
-    dropPrefix: (prefix) => dropKeys([`redis://127.0.0.1:${masterPort}`], prefix),
+    dropPrefix: async (prefix) => dropKeys([`redis://127.0.0.1:${await currentMasterPort()}`], prefix),
     close,
+    masterPort,
+    replicaPort,
+    sentinelPort,
+    async killMaster() {
+      if (!master || master.exitCode !== null || master.signalCode !== null) return;
+      const exited = new Promise((resolve) => master!.once('exit', resolve));
+      master.kill('SIGKILL');
+      await exited;
+    },
+    currentMasterPort,
   };
 }
