@@ -31,8 +31,11 @@ export interface TestRedis {
 
 const START_TIMEOUT_MS = 10_000; // ms
 
-function startServer(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', '--loglevel', 'warning'], {
+/** A redis-server in memory only; `dir` is its working directory (a replica's master writes its sync snapshot there), else the test's. */
+function startServer(port: number, dir?: string): Promise<ChildProcess> {
+  const args = ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', '--loglevel', 'warning'];
+  if (dir !== undefined) args.push('--dir', dir);
+  const child = spawn('redis-server', args, {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   return waitForPort(port, '127.0.0.1', START_TIMEOUT_MS).then(() => child);
@@ -209,10 +212,10 @@ export async function startTestRedisSentinel(options: SentinelOptions = {}): Pro
   const currentMasterPort = async () =>
     Number((await runToEnd('redis-cli', ['-p', String(sentinelPort), 'sentinel', 'get-master-addr-by-name', 'rempart'])).trim().split('\n')[1]);
   try {
-    master = await startServer(masterPort);
+    master = await startServer(masterPort, dir);
     children.push(master);
     if (options.replica) {
-      const replica = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(replicaPort), '--replicaof', '127.0.0.1', String(masterPort), '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], {
+      const replica = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(replicaPort), '--replicaof', '127.0.0.1', String(masterPort), '--dir', dir, '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], {
         stdio: ['ignore', 'ignore', 'inherit'],
       });
       children.push(replica);
