@@ -14,6 +14,7 @@ import { existsSync } from 'node:fs';
 import { startRempart } from './helpers/daemon.js';
 import { onAbnormalExit } from './helpers/postfix.js';
 import { cleanupsOf } from './helpers/cleanups.js';
+import { eventually } from './helpers/eventually.js';
 import { freePort, waitForPort } from './helpers/ports.js';
 import { PolicyClient } from './helpers/policy-client.js';
 
@@ -80,13 +81,7 @@ async function startPrometheus(target: string, scrapeAuth: string): Promise<{ ur
 
 /** Prometheus answers 503 on its port until its storage is open: waits for /-/ready. */
 async function waitUntilReady(url: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const status = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(2_000) }).then((response) => response.status, () => 0);
-    if (status === 200) return;
-    if (Date.now() > deadline) throw new Error(`Prometheus not ready after 20 s (last status ${status})`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+  await eventually(async () => (await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(2_000) })).status === 200, 'Prometheus to be ready', 20_000, 200);
 }
 
 async function query(prometheusUrl: string, promql: string): Promise<PrometheusAnswer['data']['result']> {
@@ -97,19 +92,12 @@ async function query(prometheusUrl: string, promql: string): Promise<PrometheusA
 }
 
 /** Asks `promql` until it gives a sample whose value satisfies `accept`, within the deadline. */
-async function eventually(prometheusUrl: string, promql: string, accept: (value: number) => boolean): Promise<number> {
-  const deadline = Date.now() + SCRAPE_DEADLINE_MS;
-  let last = 'no sample';
-  while (Date.now() < deadline) {
-    const result = await query(prometheusUrl, promql);
-    if (result.length > 0) {
-      const value = Number(result[0]!.value[1]);
-      if (accept(value)) return value;
-      last = String(value);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-  throw new Error(`Prometheus: ${promql} never gave an accepted value (last: ${last})`);
+async function sampleOf(prometheusUrl: string, promql: string, accept: (value: number) => boolean): Promise<number> {
+  return eventually(async () => {
+    const [sample] = await query(prometheusUrl, promql);
+    const value = sample ? Number(sample.value[1]) : undefined;
+    return value !== undefined && accept(value) ? value : undefined;
+  }, `Prometheus to answer ${promql} with an accepted value`, SCRAPE_DEADLINE_MS, 500);
 }
 
 /** .ci/run installs Debian's prometheus; without it these tests are skipped, saying why. */
@@ -135,10 +123,10 @@ for (const mode of ['metrics token', 'open on loopback'] as const) {
     const prometheus = await startPrometheus(`127.0.0.1:${httpPort}`, mode === 'metrics token' ? `authorization: { type: Bearer, credentials: "${METRICS_TOKEN}" }` : '');
     cleanups.push(() => prometheus.stop());
 
-    assert.equal(await eventually(prometheus.url, 'up{job="rempart"}', (up) => up === 1), 1, 'the target is up: Prometheus authenticated and parsed the scrape');
-    const greylisted = await eventually(prometheus.url, 'sum(rempart_decisions_total{action="greylist",protocol="policy"})', (n) => n >= DECISIONS);
+    assert.equal(await sampleOf(prometheus.url, 'up{job="rempart"}', (up) => up === 1), 1, 'the target is up: Prometheus authenticated and parsed the scrape');
+    const greylisted = await sampleOf(prometheus.url, 'sum(rempart_decisions_total{action="greylist",protocol="policy"})', (n) => n >= DECISIONS);
     assert.equal(greylisted, DECISIONS, 'every decision made, and no other, is counted');
-    const storeUp = await eventually(prometheus.url, 'rempart_store_up', () => true);
+    const storeUp = await sampleOf(prometheus.url, 'rempart_store_up', () => true);
     assert.equal(storeUp, 1);
     const resident = await query(prometheus.url, 'process_resident_memory_bytes{job="rempart"}');
     assert.ok(resident.length === 1 && Number(resident[0]!.value[1]) > 10e6, `process metrics scraped: ${JSON.stringify(resident)}`);
@@ -158,7 +146,7 @@ test('Prometheus without the token is refused by the daemon: the target is down,
   cleanups.push(() => daemon.stop());
   const prometheus = await startPrometheus(`127.0.0.1:${httpPort}`, 'authorization: { type: Bearer, credentials: "not the token" }');
   cleanups.push(() => prometheus.stop());
-  assert.equal(await eventually(prometheus.url, 'up{job="rempart"}', () => true), 0);
+  assert.equal(await sampleOf(prometheus.url, 'up{job="rempart"}', () => true), 0);
   // Down because the daemon refused the token, not for any other reason.
   const targets = (await (await fetch(`${prometheus.url}/api/v1/targets`, { signal: AbortSignal.timeout(5_000) })).json()) as {
     data: { activeTargets: Array<{ health: string; lastError: string }> };

@@ -12,6 +12,7 @@ import { freePort } from './helpers/ports.js';
 import { PolicyClient } from './helpers/policy-client.js';
 import { startTestRedisSentinel } from './helpers/redis-server.js';
 import { cleanupsOf } from './helpers/cleanups.js';
+import { eventually } from './helpers/eventually.js';
 
 const PASSWORD = 'failover test password';
 const DOWN_AFTER_MS = 1000; // ms: the Sentinel calls the master down after this long without an answer
@@ -19,16 +20,6 @@ const FAILOVER_WAIT_MS = 30_000; // ms: the Sentinel promotes the replica, the d
 const GREYLIST_DELAY_S = 1; // s
 
 const triplet = (n: number) => ({ client_address: `198.51.100.${n}`, sender: `sender${n}@example.net`, recipient: 'user@example.org' });
-
-async function eventually<T>(what: string, attempt: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + FAILOVER_WAIT_MS;
-  for (;;) {
-    const value = await attempt().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) assert.fail(`${what}: not within ${FAILOVER_WAIT_MS} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 test('a Sentinel failover: the daemon follows the promoted replica and the greylist survives', { timeout: 120_000 }, async (t) => {
   const cleanups = cleanupsOf(t);
@@ -50,7 +41,7 @@ test('a Sentinel failover: the daemon follows the promoted replica and the greyl
   cleanups.push(() => policy.close());
   const api = apiOf(daemon.httpUrl!, PASSWORD);
   // The daemon answers before its store is connected (fail open): wait until it is.
-  await eventually('the daemon connected through the Sentinel', async () => ((await api.call('GET', '/health', { token: null })).body.store.available ? true : undefined));
+  await eventually(async () => (await api.call('GET', '/health', { token: null })).body.store.available === true, 'the daemon connected through the Sentinel', FAILOVER_WAIT_MS, 200);
 
   assert.match(await policy.ask(triplet(1)), /^DEFER_IF_PERMIT/, 'greylisted through the first master');
   const before = await api.call('GET', '/api/greylist');
@@ -58,17 +49,21 @@ test('a Sentinel failover: the daemon follows the promoted replica and the greyl
   assert.equal(before.body.triplets.length, 1, JSON.stringify(before.body));
 
   await sentinel.killMaster();
-  const promoted = await eventually('the Sentinel promotes the replica', async () => ((await sentinel.currentMasterPort()) === sentinel.replicaPort ? true : undefined));
-  assert.equal(promoted, true);
+  await eventually(async () => (await sentinel.currentMasterPort()) === sentinel.replicaPort, 'the Sentinel to promote the replica', FAILOVER_WAIT_MS, 200);
   // While the daemon finds its way to the new master, mail is answered all the same (fail open, or already through).
   assert.match(await policy.ask(triplet(9), 5_000), /^(DEFER_IF_PERMIT|DUNNO)/);
 
   await new Promise((resolve) => setTimeout(resolve, GREYLIST_DELAY_S * 1000 + 200));
   // The triplet greylisted before the failover passes now: its entry was on the replica, now the master.
-  const retried = await eventually('the greylisted triplet passes on the new master', async () => {
-    const answer = await policy.ask(triplet(1), 5_000);
-    return /^(PREPEND|DUNNO)/.test(answer) ? answer : undefined;
-  });
+  const retried = await eventually(
+    async () => {
+      const answer = await policy.ask(triplet(1), 5_000);
+      return /^(PREPEND|DUNNO)/.test(answer) ? answer : undefined;
+    },
+    'the greylisted triplet to pass on the new master',
+    FAILOVER_WAIT_MS,
+    200,
+  );
   assert.match(retried, /^PREPEND X-Greylist/, 'a passing first retry, with the delay it waited');
   assert.match(await policy.ask(triplet(2)), /^DEFER_IF_PERMIT/, 'a new triplet is written on the new master');
   const after = await api.call('GET', '/api/greylist');

@@ -21,6 +21,7 @@ import { repoRoot } from '../helpers/paths.js';
 import { freePort } from '../helpers/ports.js';
 import { PolicyClient } from '../helpers/policy-client.js';
 import { startTestRedis } from '../helpers/redis-server.js';
+import { eventually } from '../helpers/eventually.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -28,22 +29,6 @@ const ADMIN_PASSWORD = 'dashboard-admin-secret';
 const READONLY_PASSWORD = 'dashboard-readonly-secret';
 const SCREENSHOTS = join(repoRoot, 'test-results', 'screenshots');
 const ACTIONS_CAUSED = ['accept', 'add_header', 'greylist', 'reject'] as const;
-
-/** Waits until `probe` returns a value that is not undefined/false (polling), or fails. */
-async function eventually<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 /** One milter connection, spoken like an MTA offering protocol 6 with no no-reply flags: every event is answered. */
 class MilterMta {

@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { eventually } from './eventually.js';
 import { freePort, waitForPort } from './ports.js';
 
 export interface TestRedis {
@@ -109,14 +110,8 @@ function runToEnd(command: string, args: string[]): Promise<string> {
   });
 }
 
-async function waitUntil(what: string, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + TOPOLOGY_READY_MS;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`${what}: not ready after ${TOPOLOGY_READY_MS} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+/** Waits until `check` holds (a peer not answering yet counts as not yet). */
+const waitUntil = (what: string, check: () => Promise<boolean>): Promise<boolean> => eventually(check, what, TOPOLOGY_READY_MS, 200);
 
 /** Deletes the keys starting with `prefix` on each server (URLs). */
 async function dropKeys(urls: string[], prefix: string): Promise<void> {
