@@ -27,7 +27,7 @@ export class SqliteWriter {
       this.waiting.delete(reply.id);
       if (this.waiting.size === 0) worker.unref();
       if (reply.ok) waiter.resolve(reply);
-      else waiter.reject(new Error(`store ${waiter.kind === 'greylistStats' || waiter.kind === 'historyCount' ? 'count' : 'write'} failed: ${reply.error}`));
+      else waiter.reject(new Error(`store writer thread: ${waiter.kind} failed: ${reply.error}`));
     });
     const fail = (error: Error) => {
       if (this.worker !== worker) return;
