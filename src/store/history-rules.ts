@@ -1,8 +1,8 @@
 // The rules every history store applies to its callers' arguments, in one place: the actions a
 // report lists, the default page and top-list sizes, the checks of a limit or top count, and of a
-// statistics window (its buckets counted as the stores count them).
+// statistics window (its buckets counted as the stores count them), and how the null sender is shown.
 import type { Action } from '../core/check.js';
-import type { StatsQuery } from './types.js';
+import type { CountedValue, StatsQuery } from './types.js';
 
 /** Every action, in the order reports list them (a Record over Action, so a new one cannot be left out). */
 const ACTION_SET: Record<Action, true> = { accept: true, add_header: true, greylist: true, defer: true, reject: true };
@@ -14,6 +14,11 @@ export const DEFAULT_LIMIT = 100;
 export const DEFAULT_TOP = 10;
 /** Most buckets a stats series may have (more is a RangeError). */
 export const MAX_BUCKETS = 2000;
+
+/** A top list of senders as reports show it: the null sender (an empty value) as `<>`. */
+export function withNullSenderShown(senders: CountedValue[]): CountedValue[] {
+  return senders.map((sender) => (sender.value === '' ? { ...sender, value: '<>' } : sender));
+}
 
 /** A count (limit, top) given by a caller: a whole number from 0. */
 export function checkCount(name: string, value: number): number {

@@ -52,7 +52,7 @@
 import { randomBytes } from 'node:crypto';
 import type { RedisContext, PartialReport } from './context.js';
 import { RedisScript, type ScriptArg } from './script.js';
-import { ACTIONS, checkCount, checkStatsQuery, DEFAULT_LIMIT } from '../history-rules.js';
+import { ACTIONS, checkCount, checkStatsQuery, DEFAULT_LIMIT, withNullSenderShown } from '../history-rules.js';
 import type { CountedValue, HistoryFilter, HistoryStore, MaintenanceLimits, StatsQuery, StatsReport } from '../types.js';
 import type { ResultRecord } from '../../core/result.js';
 
@@ -568,7 +568,7 @@ export class RedisHistoryStore implements HistoryStore {
     let topRejectedSenders: CountedValue[] = [];
     if (top > 0 && since < until) {
       ({ clients: topRejectedClients, senders: topRejectedSenders } = await this.topRejected(since, until, top));
-      topRejectedSenders = topRejectedSenders.map((c) => (c.value === '' ? { ...c, value: '<>' } : c));
+      topRejectedSenders = withNullSenderShown(topRejectedSenders);
     }
     return {
       since,

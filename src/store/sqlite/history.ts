@@ -24,7 +24,7 @@ import type { CommitQueue } from './commit-queue.js';
 import type { SqliteWriter } from './writer.js';
 import { MINUTE_MS, minuteOf } from './rows.js';
 import type { CountedValue, HistoryFilter, HistoryStore, StatsQuery, StatsReport } from '../types.js';
-import { ACTIONS, checkCount, checkStatsQuery, DEFAULT_LIMIT } from '../history-rules.js';
+import { ACTIONS, checkCount, checkStatsQuery, DEFAULT_LIMIT, withNullSenderShown } from '../history-rules.js';
 import type { ResultRecord } from '../../core/result.js';
 
 type Statement = Database.Statement<unknown[]>;
@@ -424,7 +424,7 @@ export class SqliteHistoryStore implements HistoryStore {
       // The rollups' count of rejected decisions (whole minutes: a little over) chooses the way.
       const rejects = actions.reject ?? 0;
       topRejectedClients = await this.topRejected('client', since, until, top, rejects);
-      topRejectedSenders = (await this.topRejected('sender', since, until, top, rejects)).map((c) => (c.value === '' ? { ...c, value: '<>' } : c));
+      topRejectedSenders = withNullSenderShown(await this.topRejected('sender', since, until, top, rejects));
     }
     return {
       since,
