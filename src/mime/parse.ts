@@ -136,7 +136,6 @@ async function parseLevel(raw: Uint8Array, level: number, scan: Scan): Promise<v
   }
   const parser = new PostalMime({ maxRfc822NestingDepth: 0, maxNestingDepth: MAX_MULTIPART_DEPTH });
   const internals = internalsOf(parser);
-  speedUpDecoders(internals.root);
   watchBase64(internals, () => addProblem(message, 'invalid base64'));
   try {
     await parser.parse(wholeArrayBuffer(raw));
@@ -243,6 +242,10 @@ function isBase64Line(line: Uint8Array): boolean {
   for (let i = 0; i < line.length; i++) if (BASE64_LINE_BYTES[line[i]!] === 0) return false;
   return true;
 }
+
+// Once, at start-up: the part tree's node class, reached through a parser's root node, so that every
+// parser made from now on decodes without a Blob (decoder-speedup.ts).
+speedUpDecoders(internalsOf(new PostalMime()).root);
 
 /** The parser's internals, checked: a postal-mime release that moved them fails loudly here, not quietly later. */
 function internalsOf(parser: PostalMime): ParserInternals {
