@@ -30,7 +30,8 @@ function foldOf(id: string, folds: number, seed: number): number {
   return createHash('sha1').update(`${seed}:${id}`).digest().readUInt32BE(0) % folds;
 }
 
-function addCounts(table: Map<string, TokenCounts>, example: Example): void {
+/** Adds one to the counts of the example's class for each of its tokens. */
+export function addCounts(table: Map<string, TokenCounts>, example: Example): void {
   for (const token of example.tokens) {
     let counts = table.get(token);
     if (counts === undefined) {

@@ -22,7 +22,8 @@ import { messageDigest } from '../../src/scan/message-digest.js';
 import { openStore } from '../../src/store/open.js';
 import type { LearnOutcome } from '../../src/store/types.js';
 import { bogofilterClassify, bogofilterCutoffs, bogofilterLearn, bogofilterParameters, bogofilterVersion } from './bogofilter.js';
-import { loadCorpus, type CorpusMessage } from './corpus.js';
+import { loadCorpus } from './corpus.js';
+import { writeSplit, type SplitMessage } from './split-files.js';
 import { crossValidate, prepareCrossValidation, type Example } from './cross-validation.js';
 import { oneMinusRocaPercent, outcome, verdictFor, worstMessageShares, type Outcome, type Scored } from './metrics.js';
 import { COST, costAt, DEFAULT_GRID, NEAR_MISS, SPAM_CUTOFF_FLOOR, tune, type Candidate } from './tune.js';
@@ -128,21 +129,6 @@ function fmt(n: number, digits = 0): string {
 function configDefaults(): ClassifierParams {
   const { robs, robx, min_dev, max_tokens, spam_cutoff, ham_cutoff, min_messages } = parseConfigText('', 'defaults').bayes;
   return { robs, robx, min_dev, max_tokens, spam_cutoff, ham_cutoff, min_messages };
-}
-
-/** A message as the run uses it: its file (the same for both tools) and class. */
-interface SplitMessage extends CorpusMessage {
-  file: string;
-}
-
-/** Writes every message without its "From " line to `directory`, one file each. */
-function writeSplit(corpus: CorpusMessage[], directory: string): SplitMessage[] {
-  mkdirSync(directory, { recursive: true });
-  return corpus.map((message) => {
-    const file = join(directory, message.id.replace('/', '-'));
-    writeFileSync(file, message.raw);
-    return { ...message, file };
-  });
 }
 
 interface TuningResult {

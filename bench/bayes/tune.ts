@@ -1,6 +1,7 @@
 // Parameter tuning on the training half (k-fold cross-validation, cross-validation.ts): every
 // combination of a grid of Robinson parameters is scored, the cutoffs of each chosen on a grid by a
-// cost that weighs a ham marked spam as 10 spam missed and an unsure message as 1/10 of one, and the
+// cost that weighs a ham marked spam as COST.hamAsSpam spam missed (or other weights: CostWeights)
+// and an unsure message as 1/10 of one, and the
 // combinations ranked by that cost, then by 1-ROCA. So that the cutoffs do not sit on the edge of a
 // cluster of scores (a new message would fall on the wrong side), a message within NEAR_MISS of a
 // cutoff on its wrong side (a ham just under the spam cutoff, a spam just over the ham cutoff)
@@ -36,8 +37,15 @@ export const DEFAULT_GRID: Grid = {
   ham_cutoff: [0.001, 0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.45],
 };
 
+/** What each outcome costs, in spam marked ham. */
+export interface CostWeights {
+  hamAsSpam: number;
+  spamAsHam: number;
+  unsure: number;
+}
+
 /** Cost weights: a ham marked spam costs as much as 10 spam marked ham, an unsure message a tenth of one. */
-export const COST = { hamAsSpam: 10, spamAsHam: 1, unsure: 0.1 } as const;
+export const COST: Readonly<CostWeights> = { hamAsSpam: 10, spamAsHam: 1, unsure: 0.1 };
 /** A message this close (0.1 in probability) to a cutoff, on its wrong side, counts as half an error. */
 export const NEAR_MISS = 0.1;
 
@@ -54,7 +62,7 @@ export interface Costed {
 }
 
 /** Errors, unsure messages and the cost (see the top of the file) of these scores at these cutoffs. */
-export function costAt(scored: readonly Scored[], spam: number, ham: number): Costed {
+export function costAt(scored: readonly Scored[], spam: number, ham: number, weights: Readonly<CostWeights> = COST): Costed {
   let hamAsSpam = 0;
   let spamAsHam = 0;
   let unsure = 0;
@@ -71,37 +79,49 @@ export function costAt(scored: readonly Scored[], spam: number, ham: number): Co
     if (s.kind === 'ham' && s.score < spam && s.score >= spam - NEAR_MISS) nearHamAsSpam++;
     if (s.kind === 'spam' && s.score > ham && s.score <= ham + NEAR_MISS) nearSpamAsHam++;
   }
-  const cost = COST.hamAsSpam * (hamAsSpam + nearHamAsSpam / 2) + COST.spamAsHam * (spamAsHam + nearSpamAsHam / 2) + COST.unsure * unsure;
+  const cost = weights.hamAsSpam * (hamAsSpam + nearHamAsSpam / 2) + weights.spamAsHam * (spamAsHam + nearSpamAsHam / 2) + weights.unsure * unsure;
   return { hamAsSpam, spamAsHam, unsure, cost };
 }
 
 /** The cutoffs of the grid with the lowest cost for these scores (ties: the first in grid order). */
-function bestCutoffs(scored: readonly Scored[], grid: Grid): Costed & { spam: number; ham: number } {
+function bestCutoffs(scored: readonly Scored[], grid: Grid, weights: Readonly<CostWeights>): Costed & { spam: number; ham: number } {
   let best: (Costed & { spam: number; ham: number }) | undefined;
   for (const spam of grid.spam_cutoff) {
     for (const ham of grid.ham_cutoff) {
       if (ham >= spam) continue;
-      const costed = costAt(scored, spam, ham);
+      const costed = costAt(scored, spam, ham, weights);
       if (best === undefined || costed.cost < best.cost) best = { spam, ham, ...costed };
     }
   }
   return best!;
 }
 
-/** Every combination of the grid, best first. */
-export function tune(validation: CrossValidation, grid: Grid, minMessages: number): Candidate[] {
-  const candidates: Candidate[] = [];
+/** Every combination of the grid, best first, by the cost of these weights. */
+export function tune(validation: CrossValidation, grid: Grid, minMessages: number, weights: Readonly<CostWeights> = COST): Candidate[] {
+  return tuneForEach(validation, grid, minMessages, [weights])[0]!;
+}
+
+/**
+ * The same ranking for each of several cost weights (one list each, in their order), from one
+ * cross-validation of every combination: the scores do not depend on the weights, only the cutoffs
+ * and the ranking do.
+ */
+export function tuneForEach(validation: CrossValidation, grid: Grid, minMessages: number, weightsList: ReadonlyArray<Readonly<CostWeights>>): Candidate[][] {
+  const lists: Candidate[][] = weightsList.map(() => []);
   for (const robs of grid.robs) {
     for (const robx of grid.robx) {
       for (const minDev of grid.min_dev) {
         for (const maxTokens of grid.max_tokens) {
           const params: ClassifierParams = { robs, robx, min_dev: minDev, max_tokens: maxTokens, spam_cutoff: 0.99, ham_cutoff: 0.45, min_messages: minMessages };
           const scored = crossValidate(validation, params);
-          const { spam, ham, ...counts } = bestCutoffs(scored, grid);
-          candidates.push({ params: { ...params, spam_cutoff: spam, ham_cutoff: ham }, ...counts, oneMinusRocaPercent: oneMinusRocaPercent(scored) });
+          const roca = oneMinusRocaPercent(scored);
+          weightsList.forEach((weights, index) => {
+            const { spam, ham, ...counts } = bestCutoffs(scored, grid, weights);
+            lists[index]!.push({ params: { ...params, spam_cutoff: spam, ham_cutoff: ham }, ...counts, oneMinusRocaPercent: roca });
+          });
         }
       }
     }
   }
-  return candidates.sort((a, b) => a.cost - b.cost || a.oneMinusRocaPercent - b.oneMinusRocaPercent);
+  return lists.map((candidates) => candidates.sort((a, b) => a.cost - b.cost || a.oneMinusRocaPercent - b.oneMinusRocaPercent));
 }
