@@ -862,6 +862,15 @@ function targets(plan: Plan, all: ServerRuns[]): TargetRow[] {
   return rows;
 }
 
+/** The load generator's CPU per request in this run, in µs. */
+const loadGenMicrosPerRequest = (r: LoadResult): number => (r.clientCpuPercent / 100) * 1e6 / r.requestsPerSecond;
+
+/**
+ * Cores the whole machine needs to answer `rate` requests/s at these CPU costs per request (µs):
+ * the server's own, its helpers' (DNS servers, Redis) and the load generator's, all on this machine.
+ */
+const coresNeeded = (rate: number, ...microsPerRequest: number[]): number => (rate * microsPerRequest.reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0)) / 1e6;
+
 /** What the numbers imply for the targets, derived from this run's own measurements. */
 function readingNotes(plan: Plan, all: ServerRuns[]): string[] {
   const notes: string[] = [];
@@ -886,6 +895,15 @@ function readingNotes(plan: Plan, all: ServerRuns[]): string[] {
     );
   }
   const envelopeNotes: string[] = [];
+  // At the target rate: the cores this run's costs need, and the cores needed even if the envelope
+  // checks cost rempart nothing (greylisting alone's CPU per request), with the DNS servers' and the
+  // load generator's shares, which the checks bring whatever rempart does.
+  const envelopeBudget = (rate: number, e: LoadResult, r: LoadResult): string => {
+    const asMeasured = coresNeeded(rate, e.cpuMicrosPerRequest, e.helperCpuMicrosPerRequest, loadGenMicrosPerRequest(e));
+    const checksFree = coresNeeded(rate, r.cpuMicrosPerRequest, e.helperCpuMicrosPerRequest, loadGenMicrosPerRequest(e));
+    return `${fmt(asMeasured, 2)} cores at this run's costs per request (rempart, DNS servers and load generator), and ${fmt(checksFree, 2)} ` +
+      `even if the checks cost rempart nothing (greylisting alone's ${fmt(r.cpuMicrosPerRequest)} µs)`;
+  };
   for (const w of plan.workloads) {
     const e = at(ENVELOPE, w);
     const r = at('rempart', w);
@@ -895,12 +913,13 @@ function readingNotes(plan: Plan, all: ServerRuns[]): string[] {
       `\`${w}\` ${fmt(e.requestsPerSecond)} requests/s, ${fmt((e.requestsPerSecond / r.requestsPerSecond) * 100)} % of greylisting alone, ` +
         `${fmt(e.cpuMicrosPerRequest)} µs rempart CPU per request (${fmt(e.cpuMicrosPerRequest - r.cpuMicrosPerRequest)} µs more) ` +
         `and ${fmt(e.helperCpuMicrosPerRequest)} µs of DNS servers' CPU` +
-        (p ? `; ${TARGET_ENVELOPE_SPEEDUP}× postgrey is ${fmt(TARGET_ENVELOPE_SPEEDUP * p.requestsPerSecond)} requests/s` : ''),
+        (p ? `; ${TARGET_ENVELOPE_SPEEDUP}× postgrey is ${fmt(TARGET_ENVELOPE_SPEEDUP * p.requestsPerSecond)} requests/s` : '') +
+        (p ? `, which needs ${envelopeBudget(TARGET_ENVELOPE_SPEEDUP * p.requestsPerSecond, e, r)}` : ''),
     );
   }
   if (envelopeNotes.length > 0) {
     notes.push(
-      `- **Envelope pipeline.** ${envelopeNotes.join('; ')}. Each new client costs about ${DNS_ANSWERS_PER_TRIPLET} DNS lookups (sender MX, then A; ` +
+      `- **Envelope pipeline.** ${envelopeNotes.join('; ')} (this machine has ${machine().cores} cores). Each new client costs about ${DNS_ANSWERS_PER_TRIPLET} DNS lookups (sender MX, then A; ` +
         'one per DNS list), and the DNS servers share the 2 cores with rempart and the load generator. In `new` and in the new half of `mix`, every ' +
         'request brings a client and a sender domain never seen before, so no cache can answer: 5× postgrey there means some 45,000 DNS ' +
         'queries a second, sent, answered by dnsmasq and rbldnsd, and read back on the same 2 cores. Profiled under this load ' +
@@ -957,7 +976,11 @@ function readingNotes(plan: Plan, all: ServerRuns[]): string[] {
         `one node ${fmt(one.requestsPerSecond)} requests/s` +
           (r ? ` (${fmt((one.requestsPerSecond / r.requestsPerSecond) * 100)} % of SQLite's ${fmt(r.requestsPerSecond)})` : '') +
           `, ${fmt(one.cpuMicrosPerRequest)} µs rempart CPU and ${fmt(one.helperCpuMicrosPerRequest)} µs Redis CPU per request` +
-          (p ? `; ${TARGET_REDIS_SPEEDUP}× postgrey is ${fmt(TARGET_REDIS_SPEEDUP * p.requestsPerSecond)} requests/s` : ''),
+          (p ? `; ${TARGET_REDIS_SPEEDUP}× postgrey is ${fmt(TARGET_REDIS_SPEEDUP * p.requestsPerSecond)} requests/s` : '') +
+          (p
+            ? `, which needs ${fmt(coresNeeded(TARGET_REDIS_SPEEDUP * p.requestsPerSecond, one.cpuMicrosPerRequest, one.helperCpuMicrosPerRequest, loadGenMicrosPerRequest(one)), 2)} ` +
+              "cores at this run's costs per request (rempart, Redis and load generator)"
+            : ''),
       );
     }
     if (two) {
