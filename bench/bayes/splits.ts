@@ -236,8 +236,9 @@ async function main(): Promise<void> {
   ].join('\n');
   process.stdout.write(`${summary}\n`);
   if (plan.write) {
-    const command = `npm run bench:bayes-splits${plan.argv.length > 0 ? ` -- ${plan.argv.join(' ')}` : ''}`;
-    const body = [`Produced by \`${command}\` on commit ${revision(REPO_ROOT, ['src', 'bench/bayes'])}${bogofilter ? `, with ${bogofilter}` : ''}.`, '', summary, '', ...sections.flatMap((s) => [s, ''])].join('\n');
+    const quoted = plan.argv.map((arg) => (/^[\w.,=:\/-]+$/.test(arg) ? arg : `"${arg}"`));
+    const command = `npm run bench:bayes-splits${quoted.length > 0 ? ` -- ${quoted.join(' ')}` : ''}`;
+    const body = [`Produced by \`${command}\` on ${revision(REPO_ROOT, ['src', 'bench/bayes'])}${bogofilter ? `, with ${bogofilter}` : ''}.`, '', summary, '', ...sections.flatMap((s) => [s, ''])].join('\n');
     writeSection(join(REPO_ROOT, 'docs', 'benchmarks.md'), MARK_START, MARK_END, body);
     log('docs/benchmarks.md updated');
   }
