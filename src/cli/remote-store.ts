@@ -263,6 +263,9 @@ export class RemoteBayes implements BayesStore {
     return unavailable('looking tokens up');
   }
 
+  /** The daemon readies its own store; nothing to do through its API. */
+  async warm(): Promise<void> {}
+
   /** The API learns raw messages, not tokens: see learnRaw. */
   learn(): Promise<never> {
     return unavailable('learning tokens');

@@ -135,6 +135,10 @@ export class Daemon {
       'rempart started',
     );
     this.scheduleMaintenance(5);
+    if (config.bayes.enabled) {
+      // The Bayes lookups' in-memory copy loads between requests now rather than at the first message.
+      this.store.bayes.warm().catch((error: unknown) => this.log.warn({ err: error }, 'bayes: loading the token database into memory failed; lookups read the store'));
+    }
   }
 
   private policyOptions(config: Config) {

@@ -368,6 +368,12 @@ export interface BayesStore {
   counts(scope: string): Promise<BayesCounts>;
   /** The counts of the given tokens; tokens never seen are absent from the map. */
   lookup(scope: string, tokens: readonly string[]): Promise<Map<string, TokenCounts>>;
+  /**
+   * Readies the global database for fast lookups ahead of the first message (SQLite: loads its
+   * in-memory copy, step by step between other work); resolves when that is done or cannot be done
+   * now. Lookups are correct without it.
+   */
+  warm(): Promise<void>;
   learn(scope: string, input: LearnInput): Promise<LearnOutcome>;
   /**
    * Adds counts as they are (a bogofilter wordlist import): tokens with their spam and ham counts,

@@ -169,6 +169,9 @@ export class RedisBayesStore implements BayesStore {
   }
 
   /** Moves with every learn, import or expiry, by any node. */
+  /** Nothing to ready: every lookup reads Redis (one round trip for the missing tokens). */
+  async warm(): Promise<void> {}
+
   async version(): Promise<number> {
     return Number((await this.context.redis.get(this.versionKey)) ?? 0);
   }

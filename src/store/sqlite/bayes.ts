@@ -1,13 +1,18 @@
 // The Bayesian filter's token databases in SQLite, one per scope ('' global, or a recipient address).
 // Learning goes to the writer thread (bayes-writer.ts): the learns asked within one turn of the event
 // loop travel as one message and commit in one transaction (group commit), and each resolves with its
-// own outcome. Reads run on the main thread: a lookup serves what it can from an LRU cache of token
-// counts (absent tokens included) and reads the rest with `token IN (...)` queries (one for up to 100
-// tokens: measured faster than one SELECT per token, and than a temporary table to join). The
-// cache is valid for one value of meta.bayes_version, read at each lookup (one indexed SELECT): a
-// learn, import or expiry made by any process moves it and the cache is dropped; after this process's
-// own learn, only the learned tokens are dropped when nobody else wrote in between.
+// own outcome. Reads run on the main thread. A lookup in the global scope is served from a complete
+// in-memory copy of its tokens (bayes-snapshot.ts: loaded in steps, kept current after this process's
+// learns, at most GLOBAL_SNAPSHOT_MAX_TOKENS tokens) whenever that copy holds the current
+// meta.bayes_version. Otherwise, and in recipients' scopes, a lookup serves what it can from an LRU
+// cache of token counts (absent tokens included) and reads the rest with `token IN (...)` queries
+// (one for up to 100 tokens: measured faster than one SELECT per token, and than a temporary table to
+// join). The caches are valid for one value of meta.bayes_version, read at each lookup (one indexed
+// SELECT): a learn, import or expiry made by any process moves it and the caches are dropped (the
+// copy is loaded again later); after this process's own learn, when nobody else wrote in between,
+// only the learned tokens are dropped from the caches and read again into the copy.
 import { LruCache } from '../../core/lru.js';
+import { GlobalTokenSnapshot, SNAPSHOT_LIMITS, type SnapshotLimits, type SnapshotStatus } from './bayes-snapshot.js';
 import type { Db } from './database.js';
 import { BAYES_VERSION } from './rows.js';
 import type { SqliteWriter } from './writer.js';
@@ -59,10 +64,14 @@ export class SqliteBayesStore implements BayesStore {
   private readonly dumpDigests;
   /** `token IN (...)` queries by size (LOOKUP_QUERY_SIZES). */
   private readonly lookupQueries;
+  /** The global scope's tokens in memory, when it holds the current version. */
+  private readonly snapshot: GlobalTokenSnapshot;
 
+  /** `snapshot` and `now` (ms, for its reload interval) are for tests. */
   constructor(
     db: Db,
     private readonly writer: SqliteWriter,
+    options: { snapshot?: Partial<SnapshotLimits>; now?: () => number } = {},
   ) {
     this.getVersion = db.prepare(`SELECT CAST(value AS INTEGER) FROM meta WHERE key = '${BAYES_VERSION}'`).pluck();
     this.getScopeId = db.prepare('SELECT id FROM bayes_scopes WHERE scope = ?').pluck();
@@ -79,6 +88,18 @@ export class SqliteBayesStore implements BayesStore {
       size,
       query: db.prepare(`SELECT token, spam, ham FROM bayes_tokens WHERE scope_id = ? AND token IN (${Array(size).fill('?').join(', ')})`).raw(),
     }));
+    this.snapshot = new GlobalTokenSnapshot(
+      db,
+      {
+        version: () => this.currentVersion(),
+        globalScopeId: () => this.scopeId(''),
+        readRows: (scopeId, tokens, each) => this.readRows(scopeId, tokens, each),
+        ownWritesPending: () => this.inFlight.size > 0,
+        onReady: () => this.globalCache.clear(), // one copy in memory is enough
+      },
+      { ...SNAPSHOT_LIMITS, ...options.snapshot },
+      options.now,
+    );
   }
 
   /** meta.bayes_version: moves with every learn, import or expiry, in any process. */
@@ -102,6 +123,16 @@ export class SqliteBayesStore implements BayesStore {
       this.cachedVersion = version;
     }
     const normalised = normalisedScope(scope);
+    if (normalised === '') {
+      const snapshot = this.snapshot.tokensAt(version);
+      if (snapshot) {
+        for (const token of tokens) {
+          const counts = snapshot.get(token);
+          if (counts !== undefined) found.set(token, counts);
+        }
+        return found;
+      }
+    }
     const scopeId = this.scopeId(normalised);
     if (scopeId === undefined) return found;
     const cache = this.cacheOf(normalised, scopeId);
@@ -111,20 +142,34 @@ export class SqliteBayesStore implements BayesStore {
       if (cached === undefined) missing.push(token);
       else if (cached !== null) found.set(token, cached);
     }
-    const largest = LOOKUP_QUERY_SIZES[LOOKUP_QUERY_SIZES.length - 1];
-    for (let start = 0; start < missing.length; start += largest) {
-      const chunk = missing.slice(start, start + largest);
-      const length = chunk.length;
-      const { size, query } = this.lookupQueries.find((q) => q.size >= length)!;
-      while (chunk.length < size) chunk.push(chunk[0]!);
-      for (const [token, spam, ham] of query.all(scopeId, ...chunk) as [string, number, number][]) {
-        const counts = { spam, ham };
-        found.set(token, counts);
-        cache.set(token, counts);
-      }
-      for (let i = 0; i < length; i++) if (!found.has(chunk[i]!)) cache.set(chunk[i]!, null);
-    }
+    this.readRows(scopeId, missing, (token, spam, ham) => {
+      const counts = { spam, ham };
+      found.set(token, counts);
+      cache.set(token, counts);
+    });
+    for (const token of missing) if (!found.has(token)) cache.set(token, null);
     return found;
+  }
+
+  /**
+   * Loads the global copy now (the daemon at start-up, the benchmark before timing), a step per turn
+   * of the event loop; resolves once it is ready, or when no load is under way (nothing learned, a
+   * table too large, a load discarded by another process's write: lookups then load it later).
+   */
+  async warm(): Promise<void> {
+    while (!this.snapshot.tokensAt(this.currentVersion()) && this.snapshot.status().state === 'loading') {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** The in-memory copy of the global scope: its state, for tests and diagnostics. */
+  snapshotStatus(): SnapshotStatus {
+    return this.snapshot.status();
+  }
+
+  /** Stops loading the global copy and drops it (the store closes; nothing is left pending). */
+  stop(): void {
+    this.snapshot.stop();
   }
 
   learn(scope: string, input: LearnInput): Promise<LearnOutcome> {
@@ -197,6 +242,18 @@ export class SqliteBayesStore implements BayesStore {
     await Promise.all([...this.inFlight]);
   }
 
+  /** Calls `each` with the stored row of each of `tokens` that has one in the scope (once per token), read by `token IN (...)` queries. */
+  private readRows(scopeId: number, tokens: readonly string[], each: (token: string, spam: number, ham: number) => void): void {
+    const largest = LOOKUP_QUERY_SIZES[LOOKUP_QUERY_SIZES.length - 1];
+    for (let start = 0; start < tokens.length; start += largest) {
+      const chunk = tokens.slice(start, start + largest);
+      const length = chunk.length;
+      const { size, query } = this.lookupQueries.find((q) => q.size >= length)!;
+      while (chunk.length < size) chunk.push(chunk[0]!);
+      for (const [token, spam, ham] of query.all(scopeId, ...chunk) as [string, number, number][]) each(token, spam, ham);
+    }
+  }
+
   private currentVersion(): number {
     return (this.getVersion.get() as number | undefined) ?? 0;
   }
@@ -251,9 +308,11 @@ export class SqliteBayesStore implements BayesStore {
   /**
    * After this process's own write, which bumped meta.bayes_version to `version`: when the caches
    * held the version just before, only the written tokens changed, so only they leave the cache;
-   * otherwise another process wrote too and the caches go.
+   * otherwise another process wrote too and the caches go. The global copy follows the same rule
+   * (bayes-snapshot.ts), reading the learned tokens again.
    */
   private afterWrite(version: number, learned: BayesLearnWrite[] | undefined): void {
+    this.snapshot.afterOwnWrite(version, learned);
     if (version <= this.cachedVersion) return; // a lookup saw this version already and dropped the cache then
     const tokens = learned?.reduce((n, w) => n + w.tokens.length, 0) ?? Infinity;
     if (version === this.cachedVersion + 1 && tokens < TARGETED_INVALIDATION_TOKENS) {

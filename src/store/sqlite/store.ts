@@ -63,6 +63,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     this.greylist.stop();
+    this.bayes.stop();
     await Promise.all([this.queue.sync(), this.bayes.sync()]);
     await this.writer.close();
     this.db.close();
