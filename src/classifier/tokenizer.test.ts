@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseMessage } from '../mime/parse.js';
-import { ALL_TOKEN_FAMILIES, tokenize, tokenizeWith } from './tokenizer.js';
+import { ALL_TOKEN_FAMILIES, BoundedCache, digitShape, domainTokens, tokenize, tokenizeWith } from './tokenizer.js';
 
 const HEADERS = [
   'Received: from mail.sender.example (mail.sender.example [198.51.100.7]) by mx.receiver.example (Postfix) with ESMTP id 4F2A1; Wed, 31 Dec 2025 23:58:00 +0100',
@@ -172,4 +172,87 @@ test('token families can be switched off, to measure them', async () => {
     assert.ok(all.includes(gone) && !none.includes(gone), gone);
   }
   assert.ok(none.includes('free') && none.includes('$100') && none.includes('subject:lunch'));
+});
+
+test('encoded blobs: a whole chunk of the base64 alphabet, whatever its first word; a short last line only right after one', async () => {
+  const letters = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN'; // 40 letters: the shortest blob
+  const cases: [string, string[]][] = [
+    // A 39-letter chunk is a word; 40 letters a blob; 41 letters followed by a comma a long word.
+    [`${letters.slice(0, 39)} end`, [letters.slice(0, 39).toLowerCase(), 'end']],
+    [`${letters} end`, ['blob:short', 'end']],
+    [`${letters}x, end`, ['skip:a40', 'end']],
+    // A chunk whose first word is followed by + / or =, then more of the alphabet: one blob, no words.
+    [`start Abcdefghij+klmnopqrstuvwxyz/ABCDEFGHIJKLMNOP= end`, ['start', 'blob:short', 'end']],
+    // Not of the alphabet (a hyphen): words and a long word, no blob.
+    [`abcdefghijklmnopqrst-uvwxyzABCDEFGHIJKLMNOP end`, ['skip:a40', 'end']],
+    // Right after a blob line, a short line with a digit, + / or = ends the blob; one of letters only does not.
+    [`${letters}\nQUJDRA==\nthen`, ['blob:short', 'then']],
+    [`${letters}\nthen more`, ['blob:short', 'then', 'more']],
+    [`${letters}${letters}${letters}${letters}${letters}\nAB12 then`, ['blob:long', 'then']],
+  ];
+  for (const [text, expected] of cases) {
+    const tokens = await onePart('text/plain', '7bit', `${text}\n`);
+    const body = tokens.filter((t) => !t.includes(':') || t.startsWith('blob:') || t.startsWith('skip:'));
+    assert.deepEqual(body, expected, text);
+  }
+});
+
+test('URL path words: up to the query or fragment, lower-cased runs of a-z 0-9 $ -, digits as N, 8 per URL', async () => {
+  const html = '<a href="https://x.example/Deals/Summer-2025/$19.99/a/bb/ccc?Query=words#Fragment">go</a>' + '<a href="https://y.example/one/two/three/four/five/six/seven/eight/nine/ten">go</a>';
+  const tokens = await onePart('text/html', '7bit', html);
+  const pathWords = tokens.filter((t) => t.startsWith('urlpath:'));
+  assert.deepEqual(pathWords, [
+    'urlpath:deals', 'urlpath:summer-NNNN', 'urlpath:$NN', 'urlpath:ccc',
+    'urlpath:one', 'urlpath:two', 'urlpath:three', 'urlpath:four', 'urlpath:five', 'urlpath:six', 'urlpath:seven', 'urlpath:eight',
+  ]);
+});
+
+test('digit shapes: each digit as N', () => {
+  assert.equal(digitShape('555-0142'), 'NNN-NNNN');
+  assert.equal(digitShape('$19.99'), '$NN.NN');
+  assert.equal(digitShape('a1b22c'), 'aNbNNc');
+  assert.equal(digitShape('2025'), 'NNNN');
+  assert.equal(digitShape('word'), 'word');
+  assert.equal(digitShape(''), '');
+});
+
+test('domain tokens: the host in lower case without a final dot, then parent domains down to the registrable one; cached', () => {
+  assert.deepEqual(domainTokens('url:', 'WWW.Shop.Example.'), ['url:www.shop.example', 'url:shop.example']);
+  assert.deepEqual(domainTokens('received:', 'a.b.c.d.example.co.uk'), ['received:a.b.c.d.example.co.uk', 'received:b.c.d.example.co.uk', 'received:c.d.example.co.uk', 'received:d.example.co.uk']);
+  assert.deepEqual(domainTokens('received:', 'mail.example.co.uk'), ['received:mail.example.co.uk', 'received:example.co.uk']);
+  assert.deepEqual(domainTokens('from:@', 'localhost'), ['from:@localhost']);
+  assert.deepEqual(domainTokens('from:@', '.'), []);
+  // The same host under another prefix gives that prefix's tokens; the same call gives the kept list.
+  assert.deepEqual(domainTokens('to:@', 'WWW.Shop.Example.'), ['to:@www.shop.example', 'to:@shop.example']);
+  assert.equal(domainTokens('url:', 'WWW.Shop.Example.'), domainTokens('url:', 'WWW.Shop.Example.'));
+});
+
+test('bounded cache: computes each key once, starts again empty when full, does not keep long keys', () => {
+  const computed: string[] = [];
+  const cache = new BoundedCache<string>(2, 5);
+  const upper = (key: string): string => {
+    computed.push(key);
+    return key.toUpperCase();
+  };
+  assert.equal(cache.get('a', upper), 'A');
+  assert.equal(cache.get('b', upper), 'B');
+  assert.equal(cache.get('a', upper), 'A');
+  assert.deepEqual(computed, ['a', 'b']);
+  assert.equal(cache.get('c', upper), 'C', 'full: emptied, then c kept');
+  assert.equal(cache.size, 1);
+  assert.equal(cache.get('a', upper), 'A');
+  assert.deepEqual(computed, ['a', 'b', 'c', 'a']);
+  assert.equal(cache.get('longer', upper), 'LONGER');
+  assert.equal(cache.get('longer', upper), 'LONGER');
+  assert.deepEqual(computed, ['a', 'b', 'c', 'a', 'longer', 'longer'], 'computed every time');
+  assert.equal(cache.size, 2);
+});
+
+test('header names are read whatever their case, the same in every message', async () => {
+  const headers = ['Subject: Cheap pills', 'x-MAILER: BulkMailer 5.0', 'RETURN-PATH: <bounce@returns.example>', 'X-Spam-Flag: YES', 'From: a@sender.example'];
+  for (let round = 0; round < 2; round++) {
+    const tokens = await tokensOf(headers, 'body\n');
+    for (const expected of ['subject:cheap', 'x-mailer:bulkmailer', 'x-mailer:5.0', 'x-mailer:N:N.N', 'header:x-mailer', 'header:subject']) assert.ok(tokens.includes(expected), expected);
+    assert.ok(!tokens.some((t) => t.includes('return-path') || t.includes('x-spam') || t.includes('returns.example')));
+  }
 });

@@ -31,10 +31,11 @@
 //   (`url:www.example.com`, `url:example.com`), IP hosts, credentials, heavy encoding, and the
 //   words of its path (`urlpath:unsubscribe`).
 // Limits bound the work: characters read per message, header length, tokens per URL and per message.
-import { getDomain } from 'tldts';
+// What recurs from message to message (header names, host names, Received relays) is read once and
+// kept, in bounded caches; the tokens are the same either way.
 import type { MessageHeader, ParsedMessage } from '../core/message.js';
 import { htmlOf } from '../content/html.js';
-import { urlsOf } from '../content/urls.js';
+import { registrableDomain, urlsOf } from '../content/urls.js';
 
 /** Token families that can be switched off, to measure what each brings (bench/bayes); all on in `tokenize`. */
 export interface TokenizerOptions {
@@ -66,7 +67,7 @@ const MAX_WORD_CHARS = 40;
 const MIN_BLOB_CHARS = 40;
 /** A blob of at least this many characters (200, all its lines together) is a long one. */
 const LONG_BLOB_CHARS = 200;
-/** Names given per host name, itself included: 4 names (a.b.c.example.co.uk: down to c.example.co.uk). */
+/** Names given per host name, itself included: 4 names (a.b.c.d.example.co.uk: down to d.example.co.uk). */
 const MAX_DOMAIN_LEVELS = 4;
 /** Path words per URL: 8 words. */
 const MAX_PATH_WORDS_PER_URL = 8;
@@ -83,15 +84,14 @@ const MAX_EXTENSION_CHARS = 10;
 
 // Character classes of UTF-16 code units, computed once (0, the default: separates words).
 const SPACE = 1; // separates chunks and words
-const WORD = 2; // letters of word-separated scripts, $ and !
-const DIGIT = 3;
-const JOINER = 4; // ' . , - _ inside a word only
-const BIGRAM = 5; // scripts written without spaces
+const JOINER = 2; // ' . , - _ inside a word only
+const BIGRAM = 3; // scripts written without spaces
+// Word characters: the classes from DIGIT up (one test), letters split by case (one table to read).
+const DIGIT = 4; // 0-9
+const WORD = 5; // of word-separated scripts: letters without case, marks, other digits; $ and !
+const UPPER = 6; // upper- (or title-) case letters of word-separated scripts
+const LOWER = 7; // lower-case letters of word-separated scripts
 const CHAR_CLASS = new Uint8Array(0x10000);
-// Letter case: 1 upper (or title), 2 lower, 0 none.
-const UPPER = 1;
-const LOWER = 2;
-const LETTER_CASE = new Uint8Array(0x10000);
 {
   // Every code unit above ASCII in one string, classified by the regular expression engine a run of
   // characters at a time (testing each character alone takes tens of milliseconds at start).
@@ -101,23 +101,22 @@ const LETTER_CASE = new Uint8Array(0x10000);
     for (let code = first; code < Math.min(first + 4096, 0x10000); code++) codes.push(code);
     above += String.fromCharCode(...codes);
   }
-  const mark = (table: Uint8Array, pattern: RegExp, value: number) => {
-    for (const match of above.matchAll(pattern)) table.fill(value, match.index + 0x80, match.index + 0x80 + match[0].length);
+  /** Marks the code units `pattern` matches as `value`; only those of class `only` when given. */
+  const mark = (pattern: RegExp, value: number, only?: number) => {
+    for (const match of above.matchAll(pattern)) {
+      for (let code = match.index + 0x80; code < match.index + 0x80 + match[0].length; code++) {
+        if (only === undefined || CHAR_CLASS[code] === only) CHAR_CLASS[code] = value;
+      }
+    }
   };
-  mark(CHAR_CLASS, /[\p{L}\p{M}\p{Nd}]+/gu, WORD);
-  mark(CHAR_CLASS, /\s+/gu, SPACE);
+  mark(/[\p{L}\p{M}\p{Nd}]+/gu, WORD);
+  mark(/\s+/gu, SPACE);
   // Script extensions: the marks these scripts share (the Japanese prolonged sound mark ー) belong to them too.
-  mark(CHAR_CLASS, /[\p{scx=Han}\p{scx=Hiragana}\p{scx=Katakana}\p{scx=Hangul}\p{scx=Thai}\p{scx=Lao}\p{scx=Khmer}\p{scx=Myanmar}\p{scx=Tibetan}\p{scx=Yi}]+/gu, BIGRAM);
-  mark(LETTER_CASE, /[\p{Lu}\p{Lt}]+/gu, UPPER);
-  mark(LETTER_CASE, /\p{Ll}+/gu, LOWER);
-  for (let code = 0x41; code <= 0x5a; code++) {
-    CHAR_CLASS[code] = WORD;
-    LETTER_CASE[code] = UPPER;
-  }
-  for (let code = 0x61; code <= 0x7a; code++) {
-    CHAR_CLASS[code] = WORD;
-    LETTER_CASE[code] = LOWER;
-  }
+  mark(/[\p{scx=Han}\p{scx=Hiragana}\p{scx=Katakana}\p{scx=Hangul}\p{scx=Thai}\p{scx=Lao}\p{scx=Khmer}\p{scx=Myanmar}\p{scx=Tibetan}\p{scx=Yi}]+/gu, BIGRAM);
+  mark(/[\p{Lu}\p{Lt}]+/gu, UPPER, WORD);
+  mark(/\p{Ll}+/gu, LOWER, WORD);
+  for (let code = 0x41; code <= 0x5a; code++) CHAR_CLASS[code] = UPPER;
+  for (let code = 0x61; code <= 0x7a; code++) CHAR_CLASS[code] = LOWER;
   for (let code = 0x30; code <= 0x39; code++) CHAR_CLASS[code] = DIGIT;
   for (const character of '$!') CHAR_CLASS[character.charCodeAt(0)] = WORD;
   for (const character of "'.,-_") CHAR_CLASS[character.charCodeAt(0)] = JOINER;
@@ -146,6 +145,21 @@ function blobEndAt(text: string, start: number, continuing: boolean): number {
   return 0;
 }
 
+/** `word` with each digit (0-9) as N: its digit shape. */
+export function digitShape(word: string): string {
+  let shape = '';
+  let from = 0;
+  for (let i = 0; i < word.length; i++) {
+    const code = word.charCodeAt(i);
+    if (code >= 0x30 && code <= 0x39) {
+      if (i > from) shape += word.slice(from, i);
+      shape += 'N';
+      from = i + 1;
+    }
+  }
+  return from === 0 ? word : from < word.length ? shape + word.slice(from) : shape;
+}
+
 /** A count as a token-friendly bucket: 0, 1, 2, then the next power of two (4, 8, 16...). */
 function bucket(count: number): string {
   return count <= 2 ? String(count) : String(2 ** Math.ceil(Math.log2(count)));
@@ -168,9 +182,12 @@ class TokenSet {
     if (this.textBudget <= 0 || text.length === 0) return;
     const source = text.length > this.textBudget ? text.slice(0, this.textBudget) : text;
     this.textBudget -= source.length;
-    const folded = source.toLowerCase();
-    // Folding changes the length of a few characters (İ): such a text is then folded word by word.
-    const aligned = folded.length === source.length;
+    // Words are cut from the text folded as a whole. Folding changes the length of a few characters
+    // (İ): such a text is folded word by word instead (`folded` undefined). Deciding this before the
+    // loop also pins the folding there: the optimizing compiler takes it for a cheap pure operation
+    // and may otherwise move it into the loop, where it runs again and again (seconds for a long text).
+    let folded: string | undefined = source.toLowerCase();
+    if (folded.length !== source.length) folded = undefined;
     const { capitals, numberShapes } = this.options;
     const length = source.length;
     let chunkStart = true;
@@ -178,10 +195,70 @@ class TokenSet {
     let blob = 0;
     let i = 0;
     while (i < length) {
-      const cls = CHAR_CLASS[source.charCodeAt(i)]!;
+      const code = source.charCodeAt(i);
+      const cls = CHAR_CLASS[code]!;
       if (cls === SPACE) {
         chunkStart = true;
         i++;
+        continue;
+      }
+      if (cls >= DIGIT) {
+        // A word: word characters and digits, and single joiners between two of them. `at` and
+        // `here` are the code and class of the character at `end`.
+        let end = i;
+        let at = code;
+        let here = cls;
+        let digits = 0;
+        let uppers = 0;
+        let lowers = 0;
+        for (;;) {
+          if (here === LOWER) lowers++;
+          else if (here === UPPER) uppers++;
+          else if (here === DIGIT) digits++;
+          end++;
+          if (end >= length) break;
+          at = source.charCodeAt(end);
+          here = CHAR_CLASS[at]!;
+          if (here >= DIGIT) continue;
+          if (here === JOINER && end + 1 < length) {
+            const afterCode = source.charCodeAt(end + 1);
+            const after = CHAR_CLASS[afterCode]!;
+            if (after >= DIGIT) {
+              end++;
+              at = afterCode;
+              here = after;
+              continue;
+            }
+          }
+          break;
+        }
+        if (chunkStart) {
+          chunkStart = false;
+          // The word starts a chunk, which may be an encoded blob instead. Without a blob just before,
+          // that is only possible (see blobEndAt) when the word is long enough and ends the chunk,
+          // or is followed by a character of the base64 alphabet (+ / =): other chunks are not read twice.
+          const endsChunk = end === length || here === SPACE;
+          if (blob > 0 || (endsChunk ? end - i >= MIN_BLOB_CHARS : at < 128 && BASE64[at] === 1)) {
+            const blobEnd = blobEndAt(source, i, blob > 0);
+            if (blobEnd > 0) {
+              blob += blobEnd - i;
+              i = blobEnd;
+              continue;
+            }
+          }
+          if (blob > 0) this.blob(prefix, blob);
+          blob = 0;
+        }
+        const size = end - i;
+        if (size > MAX_WORD_CHARS) {
+          this.add(`${prefix}skip:${source[i]!.toLowerCase()}${Math.floor(size / 10) * 10}`);
+        } else if (size >= MIN_WORD_CHARS) {
+          const word = folded !== undefined ? folded.slice(i, end) : source.slice(i, end).toLowerCase();
+          this.add(prefix + word);
+          if (capitals && uppers >= 2 && lowers === 0) this.add(prefix + source.slice(i, end));
+          if (numberShapes && digits > 0) this.add(`${prefix}N:${digitShape(word)}`);
+        }
+        i = end;
         continue;
       }
       if (chunkStart) {
@@ -203,47 +280,7 @@ class TokenSet {
         i = end;
         continue;
       }
-      if (cls !== WORD && cls !== DIGIT) {
-        i++;
-        continue;
-      }
-      // A word: word characters and digits, and single joiners between two of them.
-      let end = i;
-      let digits = 0;
-      let uppers = 0;
-      let lowers = 0;
-      for (;;) {
-        const code = source.charCodeAt(end);
-        const here = CHAR_CLASS[code]!;
-        if (here === DIGIT) digits++;
-        else {
-          const letterCase = LETTER_CASE[code]!;
-          if (letterCase === UPPER) uppers++;
-          else if (letterCase === LOWER) lowers++;
-        }
-        end++;
-        if (end >= length) break;
-        const next = CHAR_CLASS[source.charCodeAt(end)]!;
-        if (next === WORD || next === DIGIT) continue;
-        if (next === JOINER && end + 1 < length) {
-          const after = CHAR_CLASS[source.charCodeAt(end + 1)]!;
-          if (after === WORD || after === DIGIT) {
-            end++;
-            continue;
-          }
-        }
-        break;
-      }
-      const size = end - i;
-      if (size > MAX_WORD_CHARS) {
-        this.add(`${prefix}skip:${source[i]!.toLowerCase()}${Math.floor(size / 10) * 10}`);
-      } else if (size >= MIN_WORD_CHARS) {
-        const word = aligned ? folded.slice(i, end) : source.slice(i, end).toLowerCase();
-        this.add(prefix + word);
-        if (capitals && uppers >= 2 && lowers === 0) this.add(prefix + source.slice(i, end));
-        if (numberShapes && digits > 0) this.add(`${prefix}N:${word.replace(/[0-9]/g, 'N')}`);
-      }
-      i = end;
+      i++;
     }
     if (blob > 0) this.blob(prefix, blob);
   }
@@ -255,18 +292,77 @@ class TokenSet {
 
   /** `prefix` + the host name and its parent domains, down to the registrable domain (or the last two labels). */
   domain(prefix: string, host: string): void {
-    const name = host.toLowerCase().replace(/\.$/, '');
-    if (name === '') return;
-    this.add(prefix + name);
-    const registrable = getDomain(name) ?? name.split('.').slice(-2).join('.');
-    let at = 0;
-    for (let level = 1; level < MAX_DOMAIN_LEVELS && name.length - at > registrable.length; level++) {
-      const dot = name.indexOf('.', at);
-      if (dot < 0) return;
-      at = dot + 1;
-      this.add(prefix + name.slice(at));
-    }
+    for (const token of domainTokens(prefix, host)) this.add(token);
   }
+}
+
+/**
+ * What is computed from a short string alone, kept across messages for the strings that recur
+ * (header names, relays, senders, link hosts): at most `limit` entries (then it starts again, empty),
+ * for keys of at most `maxKeyChars` characters (longer ones are computed every time). A key is kept
+ * as a copy, and its value computed from that copy: a substring of a message keeps the whole string
+ * it was cut from alive.
+ */
+export class BoundedCache<V> {
+  private readonly entries = new Map<string, V>();
+
+  constructor(
+    readonly limit: number,
+    readonly maxKeyChars: number,
+  ) {}
+
+  /** The value for `key`: the one kept, or `compute(key)` (never undefined), then kept. */
+  get(key: string, compute: (key: string) => V): V {
+    if (key.length > this.maxKeyChars) return compute(key);
+    let value = this.entries.get(key);
+    if (value === undefined) {
+      const kept = structuredClone(key);
+      value = compute(kept);
+      if (this.entries.size >= this.limit) this.entries.clear();
+      this.entries.set(kept, value);
+    }
+    return value;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
+
+/** Host names whose domain tokens are kept, per prefix: 5,000, of up to 100 characters. */
+const MAX_CACHED_HOSTS = 5000;
+const MAX_CACHED_HOST_CHARS = 100;
+/** The tokens of domainTokens(), by prefix then host name as given. */
+const domainTokenCaches = new Map<string, BoundedCache<readonly string[]>>();
+
+/**
+ * `prefix` + the host name (lower case, without a final dot) and its parent domains down to the
+ * registrable domain or the last two labels, MAX_DOMAIN_LEVELS names at most; none for an empty name.
+ * Cached: senders, relays and link hosts recur from message to message.
+ */
+export function domainTokens(prefix: string, host: string): readonly string[] {
+  let byHost = domainTokenCaches.get(prefix);
+  if (byHost === undefined) {
+    byHost = new BoundedCache(MAX_CACHED_HOSTS, MAX_CACHED_HOST_CHARS);
+    domainTokenCaches.set(prefix, byHost);
+  }
+  return byHost.get(host, (name) => hostNames(name).map((hostName) => prefix + hostName));
+}
+
+/** The names domainTokens() gives for `host`, without their prefix. */
+function hostNames(host: string): string[] {
+  const name = host.toLowerCase().replace(/\.$/, '');
+  if (name === '') return [];
+  const names = [name];
+  const registrable = registrableDomain(name) ?? name.split('.').slice(-2).join('.');
+  let at = 0;
+  for (let level = 1; level < MAX_DOMAIN_LEVELS && name.length - at > registrable.length; level++) {
+    const dot = name.indexOf('.', at);
+    if (dot < 0) break;
+    at = dot + 1;
+    names.push(name.slice(at));
+  }
+  return names;
 }
 
 const ADDRESS = /([^\s<>()"',;:@]+)@([a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+)/gi;
@@ -285,7 +381,8 @@ const capped = (value: string): string => (value.length > MAX_HEADER_CHARS ? val
 function addressHeader(set: TokenSet, prefix: string, value: string): number {
   const text = capped(value);
   let addresses = 0;
-  for (const match of text.matchAll(ADDRESS)) {
+  ADDRESS.lastIndex = 0;
+  for (let match = ADDRESS.exec(text); match !== null; match = ADDRESS.exec(text)) {
     addresses++;
     if (addresses > MAX_ADDRESSES_PER_HEADER) continue;
     const domain = match[2]!.toLowerCase();
@@ -307,16 +404,28 @@ function messageId(set: TokenSet, value: string): void {
   set.add(`message-id:${match[1]!.replace(/[a-zA-Z]+/g, 'a').replace(/[0-9]+/g, 'N').slice(0, 30)}`);
 }
 
+/** `from` clauses of Received headers whose tokens are kept: 10,000 of up to 200 characters (the same relays hand on message after message). */
+const relayTokenCache = new BoundedCache<readonly string[]>(10_000, 200);
+
 /** The relay named in a Received header's `from` clause: host names with parent domains, public /24 network. */
 function receivedFrom(set: TokenSet, value: string): void {
   const clause = RECEIVED_FROM.exec(capped(value))?.[1];
   if (clause === undefined) return;
-  for (const match of clause.matchAll(IPV4)) {
+  for (const token of relayTokenCache.get(clause, relayTokens)) set.add(token);
+}
+
+/** The tokens of a `from` clause, in order: public /24 networks, then host names with their parent domains. */
+function relayTokens(clause: string): string[] {
+  const tokens: string[] = [];
+  IPV4.lastIndex = 0;
+  for (let match = IPV4.exec(clause); match !== null; match = IPV4.exec(clause)) {
     const [a, b, c, d] = [Number(match[1]), Number(match[2]), Number(match[3]), Number(match[4])];
     if (a > 255 || b > 255 || c > 255 || d > 255 || isPrivateIpv4(a, b)) continue;
-    set.add(`received:${a}.${b}.${c}`);
+    tokens.push(`received:${a}.${b}.${c}`);
   }
-  for (const match of clause.matchAll(HOST_NAME)) set.domain('received:', match[0]);
+  HOST_NAME.lastIndex = 0;
+  for (let match = HOST_NAME.exec(clause); match !== null; match = HOST_NAME.exec(clause)) tokens.push(...domainTokens('received:', match[0]));
+  return tokens;
 }
 
 /** Headers read word by word, by lower-case name, with their token prefix. */
@@ -336,29 +445,51 @@ const WORD_HEADERS: ReadonlyMap<string, string> = new Map([
 /** Headers added at delivery or by filters (never seen by the milter): no token, not even their name. */
 const DELIVERY_HEADER = /^(?:return-path|delivered-to|x-original-to|envelope-to|x-envelope-to|delivery-date|x-keywords|x-uidl?|status|x-status|lines|content-length|x-spam(?:-.*)?|x-bogosity|x-virus-.*|x-greylist|x-imap(?:base)?|x-flags)$/;
 
+/** What the tokenizer makes of a header name. */
+interface HeaderName {
+  /** Lower case. */
+  name: string;
+  /** Added at delivery or by filters: no token at all. */
+  delivery: boolean;
+  /** The prefix of a header read word by word (WORD_HEADERS). */
+  wordPrefix: string | undefined;
+  /** `header:name`, undefined when the name is too long to give one. */
+  token: string | undefined;
+}
+
+/** Header names (as written) whose reading is kept: 1,000 (the same few dozen recur in every message). */
+const headerNames = new BoundedCache<HeaderName>(1000, MAX_HEADER_NAME_CHARS);
+
+/** How a header name, as written, is read. */
+function headerName(written: string): HeaderName {
+  const name = written.toLowerCase();
+  return { name, delivery: DELIVERY_HEADER.test(name), wordPrefix: WORD_HEADERS.get(name), token: name.length <= MAX_HEADER_NAME_CHARS ? `header:${name}` : undefined };
+}
+
 function headers(set: TokenSet, list: readonly MessageHeader[]): void {
   let recipients = 0;
   let receivedRead = 0;
   for (const header of list) {
-    const name = header.name.toLowerCase();
-    if (DELIVERY_HEADER.test(name)) continue;
-    const prefix = WORD_HEADERS.get(name);
-    if (prefix !== undefined) {
-      set.words(capped(header.value), prefix);
+    const { name, delivery, wordPrefix, token } = headerNames.get(header.name, headerName);
+    if (delivery) continue;
+    if (wordPrefix !== undefined) {
+      set.words(capped(header.value), wordPrefix);
       if (name === 'subject' && header.value.trim() === '') set.add('subject:empty');
     } else if (name === 'from') {
       addressHeader(set, 'from:', header.value);
     } else if (name === 'to' || name === 'cc') {
       recipients += addressHeader(set, 'to:', header.value);
     } else if (name === 'reply-to') {
-      for (const match of capped(header.value).matchAll(ADDRESS)) set.domain('reply-to:@', match[2]!);
+      const value = capped(header.value);
+      ADDRESS.lastIndex = 0;
+      for (let match = ADDRESS.exec(value); match !== null; match = ADDRESS.exec(value)) set.domain('reply-to:@', match[2]!);
     } else if (name === 'message-id') {
       messageId(set, header.value);
     } else if (name === 'received' && set.options.received && receivedRead < MAX_RECEIVED_HEADERS) {
       receivedRead++;
       receivedFrom(set, header.value);
     }
-    if (set.options.headerNames && name.length <= MAX_HEADER_NAME_CHARS) set.add(`header:${name}`);
+    if (set.options.headerNames && token !== undefined) set.add(token);
   }
   set.add(`to:count:${bucket(recipients)}`);
 }
@@ -416,13 +547,21 @@ function html(set: TokenSet, message: ParsedMessage): void {
     if (part.kind !== 'html' || budget <= 0) continue;
     const source = part.content.length > budget ? part.content.slice(0, budget) : part.content;
     budget -= source.length;
-    for (const match of source.matchAll(TELLING_TAG)) {
+    TELLING_TAG.lastIndex = 0;
+    for (let match = TELLING_TAG.exec(source); match !== null; match = TELLING_TAG.exec(source)) {
       const tag = match[1]!.toLowerCase();
       set.add(`tag:${tag}`);
-      for (const attribute of match[2]!.matchAll(HTML_ATTRIBUTE)) set.add(`attr:${tag}:${attribute[1]!.toLowerCase()}`);
+      const attributes = match[2]!;
+      HTML_ATTRIBUTE.lastIndex = 0;
+      for (let attribute = HTML_ATTRIBUTE.exec(attributes); attribute !== null; attribute = HTML_ATTRIBUTE.exec(attributes)) set.add(`attr:${tag}:${attribute[1]!.toLowerCase()}`);
     }
   }
 }
+
+/** The characters of URL path words: a-z 0-9 $ -. */
+const PATH_WORD_CODE = new Uint8Array(128);
+for (const character of 'abcdefghijklmnopqrstuvwxyz0123456789$-') PATH_WORD_CODE[character.charCodeAt(0)] = 1;
+const isPathWordCode = (code: number): boolean => code < 128 && PATH_WORD_CODE[code] === 1;
 
 /** URLs: hosts with parent domains, IP hosts, credentials, encoding, path words (digits as N). */
 function urls(set: TokenSet, message: ParsedMessage): void {
@@ -435,15 +574,29 @@ function urls(set: TokenSet, message: ParsedMessage): void {
     }
     if (url.userinfo !== '') set.add('url:userinfo');
     if (url.heavilyEncoded) set.add('url:encoded');
-    const pathStart = url.href.indexOf('/', url.href.indexOf('//') + 2);
+    const href = url.href;
+    const pathStart = href.indexOf('/', href.indexOf('//') + 2);
     if (pathStart < 0) continue;
-    const queryStart = url.href.slice(pathStart).search(/[?#]/);
-    const path = queryStart < 0 ? url.href.slice(pathStart) : url.href.slice(pathStart, pathStart + queryStart);
+    // The path ends at the query or the fragment; its words are the runs of a-z 0-9 $ - once lower-cased.
+    const query = href.indexOf('?', pathStart);
+    const fragment = href.indexOf('#', pathStart);
+    const pathEnd = query >= 0 && (fragment < 0 || query < fragment) ? query : fragment >= 0 ? fragment : href.length;
+    const path = href.slice(pathStart, pathEnd).toLowerCase();
+    if (path.length < MIN_WORD_CHARS) continue; // no word in "/" (deciding this here also keeps the folding out of the loop)
     let words = 0;
-    for (const word of path.toLowerCase().split(/[^a-z0-9$-]+/)) {
-      if (word.length < MIN_WORD_CHARS || word.length > MAX_WORD_CHARS) continue;
-      set.add(`urlpath:${word.replace(/[0-9]/g, 'N')}`);
-      if (++words >= MAX_PATH_WORDS_PER_URL) break;
+    let i = 0;
+    while (i < path.length && words < MAX_PATH_WORDS_PER_URL) {
+      if (!isPathWordCode(path.charCodeAt(i))) {
+        i++;
+        continue;
+      }
+      let end = i + 1;
+      while (end < path.length && isPathWordCode(path.charCodeAt(end))) end++;
+      if (end - i >= MIN_WORD_CHARS && end - i <= MAX_WORD_CHARS) {
+        set.add(`urlpath:${digitShape(path.slice(i, end))}`);
+        words++;
+      }
+      i = end;
     }
   }
 }

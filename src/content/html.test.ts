@@ -17,9 +17,13 @@ test('visible text: tags stripped, entities decoded, unrendered content and zero
     ['<p>caf&eacute; &#x263A; &nbsp; end</p>', 'café ☺ end'],
     ['<!-- comment --><p>text<!--[if mso]>outlook only<![endif]--></p>', 'text'],
     ['unclosed <b>bold <i>italic', 'unclosed bold italic'],
+    // White space of any kind collapsed to single spaces, zero-width characters first removed.
+    ['<p>\n  tab\there\r\nnew\u00a0line \u2003 wide  </p>\n\n<p> next</p>', 'tab here new line wide next'],
+    ['<p>a \u200b b\u200b\u200bc</p>', 'a bc'],
   ];
   for (const [html, expected] of cases) assert.equal(analyseHtml([html]).text, expected, html);
   assert.equal(analyseHtml(['<p>Hello world 42</p>']).textLength, 12, 'letters and digits only');
+  assert.equal(analyseHtml(['<p>Ça coûte 5 € (٣ جنيه)</p>']).textLength, 13, 'letters and digits of any script');
   assert.equal(analyseHtml(['<p>first part</p>', '<p>second part</p>']).text, 'first part second part', 'parts are joined');
 });
 
@@ -75,6 +79,7 @@ test('hidden text: each kind, inherited, overridden by descendants, and left out
     ['<span style="visibility:hidden">SECRET</span>', 'invisible'],
     ['<span style="opacity:0">SECRET</span>', 'invisible'],
     ['<p hidden>SECRET</p>', 'invisible'],
+    ['<DIV HIDDEN onclick="x()">SECRET</DIV>', 'invisible'],
     ['<div style="display:none"><p><b>SECRET</b></p></div>', 'invisible'],
     ['<span style="font-size:1px">SECRET</span>', 'tiny'],
     ['<span style="font-size:0">SECRET</span>', 'tiny'],
@@ -88,6 +93,8 @@ test('hidden text: each kind, inherited, overridden by descendants, and left out
     ['<span style="color:rgba(0,0,0,0)">SECRET</span>', 'likeBackground'],
     ['<table bgcolor="#000000"><tr><td><font color="black">SECRET</font></td></tr></table>', 'likeBackground'],
     ['<body bgcolor="navy" text="#000080">SECRET</body>', 'likeBackground'],
+    ['<body text="#ffffff">SECRET</body>', 'likeBackground'],
+    ['<span text="#ffffff">SECRET</span>', 'visible'], // text= colours <body> only
     ['<div style="background:#ff0000 none repeat"><span style="color:rgb(255, 0, 0)">SECRET</span></div>', 'likeBackground'],
     ['<td bgcolor="#000000"><span style="color:#ffffff">SECRET</span></td>', 'visible'],
     ['<td style="background-color:#336699"><a href="x" style="color:#ffffff">SECRET</a></td>', 'visible'],
@@ -131,6 +138,8 @@ test('colours and font sizes', () => {
     ['#ggg', false, undefined],
     ['rgb(1,2)', false, undefined],
     ['papayawhip-ish', false, undefined],
+    ['constructor', false, undefined],
+    ['toString', true, undefined],
   ];
   for (const [text, legacy, expected] of colours) {
     const colour = parseColour(text, legacy);

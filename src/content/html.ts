@@ -92,7 +92,7 @@ const BLACK: Rgba = { r: 0, g: 0, b: 0, a: 1 };
 const LINK_BLUE: Rgba = { r: 0, g: 0, b: 238, a: 1 };
 
 /** CSS named colours common in mail (the HTML 4 set and the whites, greys and blacks near them). */
-const NAMED_COLOURS: Record<string, string> = {
+const NAMED_COLOURS: ReadonlyMap<string, string> = new Map(Object.entries({
   white: 'ffffff', snow: 'fffafa', ivory: 'fffff0', ghostwhite: 'f8f8ff', whitesmoke: 'f5f5f5', floralwhite: 'fffaf0',
   mintcream: 'f5fffa', azure: 'f0ffff', aliceblue: 'f0f8ff', seashell: 'fff5ee', linen: 'faf0e6', honeydew: 'f0fff0',
   black: '000000', silver: 'c0c0c0', gray: '808080', grey: '808080', lightgray: 'd3d3d3', lightgrey: 'd3d3d3',
@@ -100,7 +100,7 @@ const NAMED_COLOURS: Record<string, string> = {
   red: 'ff0000', maroon: '800000', yellow: 'ffff00', olive: '808000', lime: '00ff00', green: '008000',
   aqua: '00ffff', cyan: '00ffff', teal: '008080', blue: '0000ff', navy: '000080', fuchsia: 'ff00ff',
   magenta: 'ff00ff', purple: '800080', orange: 'ffa500',
-};
+}));
 
 /**
  * A CSS or HTML colour: names above, #rgb, #rgba, #rrggbb, #rrggbbaa, rgb()/rgba() with numbers
@@ -110,7 +110,7 @@ const NAMED_COLOURS: Record<string, string> = {
 export function parseColour(value: string, legacy = false): Rgba | undefined {
   const text = value.trim().toLowerCase();
   if (text === 'transparent') return { r: 0, g: 0, b: 0, a: 0 };
-  const named = NAMED_COLOURS[text];
+  const named = NAMED_COLOURS.get(text);
   const hex = named ?? (/^#([0-9a-f]{3,8})$/.exec(text)?.[1] ?? (legacy && /^[0-9a-f]{6}$/.test(text) ? text : undefined));
   if (hex !== undefined) {
     if (hex.length === 3 || hex.length === 4) {
@@ -202,6 +202,8 @@ function pixels(value: string | undefined): number | undefined {
   return match ? parseFloat(match[1]!) : undefined;
 }
 
+/** The attributes childState() reads (`text` on <body> only). */
+const RENDERING_ATTRIBUTES = new Set(['style', 'hidden', 'color', 'text', 'bgcolor', 'background']);
 /** Elements whose content is never shown. */
 const NOT_RENDERED = new Set(['script', 'style', 'head', 'title', 'template', 'noframes', 'xml']);
 /** Elements that separate words when rendered (block boxes, line breaks, cells, images). */
@@ -216,13 +218,17 @@ const SCRIPT_TYPES = /^\s*$|javascript|ecmascript|^\s*module\s*$/i;
 const ZERO_WIDTH = /[\u00ad\u034f\u180e\u200b-\u200f\u2060-\u2064\ufeff]/g;
 const LETTER_OR_DIGIT = /[\p{L}\p{N}]/u;
 
-/** Letters and digits in `text` (ASCII tested by code, the rest by Unicode class). */
+/** 1 for the ASCII letters and digits, 0 for the other ASCII characters. */
+const ASCII_LETTER_OR_DIGIT = new Uint8Array(128);
+for (const character of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789') ASCII_LETTER_OR_DIGIT[character.charCodeAt(0)] = 1;
+
+/** Letters and digits in `text` (ASCII by table, the rest by Unicode class). */
 export function countLetters(text: string): number {
   let count = 0;
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
     if (code < 128) {
-      if ((code >= 48 && code <= 57) || ((code | 32) >= 97 && (code | 32) <= 122)) count++;
+      count += ASCII_LETTER_OR_DIGIT[code]!;
     } else if (LETTER_OR_DIGIT.test(text[i]!)) {
       count++;
     }
@@ -230,7 +236,9 @@ export function countLetters(text: string): number {
   return count;
 }
 
-const collapse = (text: string): string => text.replace(ZERO_WIDTH, '').replace(/\s+/g, ' ').trim();
+/** White space to collapse to one space: a run of two or more, or one that is not a space already (fewer replacements than every run). */
+const COLLAPSIBLE_SPACE = /\s{2,}|[^\S ]/g;
+const collapse = (text: string): string => text.replace(ZERO_WIDTH, '').replace(COLLAPSIBLE_SPACE, ' ').trim();
 
 /** What an element passes on to its content. */
 interface RenderState {
@@ -309,6 +317,7 @@ export function analyseHtml(documents: readonly string[]): HtmlAnalysis {
     tiny: { letters: 0, sample: '' },
     likeBackground: { letters: 0, sample: '' },
   };
+  if (documents.length === 0) return result;
   const visibleChunks: string[] = [];
   const invisible = newCounter();
   const tiny = newCounter();
@@ -323,12 +332,15 @@ export function analyseHtml(documents: readonly string[]): HtmlAnalysis {
       onopentag(name, attributes) {
         result.elements++;
         const parent = stack[stack.length - 1]!;
-        const style = attributes.style !== undefined ? styleDeclarations(attributes.style) : undefined;
-        let state = childState(parent, name, attributes, style);
-
+        // One pass over the attributes: event handlers, and whether any can change the rendering.
+        let rendering = false;
         for (const attribute in attributes) {
           if (attribute.length > 3 && attribute.startsWith('on')) result.scripts++;
+          else if (RENDERING_ATTRIBUTES.has(attribute)) rendering = true;
         }
+        const style = rendering && attributes.style !== undefined ? styleDeclarations(attributes.style) : undefined;
+        // Without such attributes, the content inherits the parent's state unless the element itself changes it.
+        let state = rendering || name === 'a' || NOT_RENDERED.has(name) ? childState(parent, name, attributes, style) : parent;
         const href = attributes.href;
         if ((href !== undefined && isJavascriptUrl(href)) || (attributes.src !== undefined && isJavascriptUrl(attributes.src))) result.scripts++;
         switch (name) {

@@ -2,7 +2,7 @@
 // escapes are read, bare URLs found in text, and the per-message list (sources, order, limit, memo).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bareUrls, MAX_URLS, parseWebUrl, urlsOf, type MessageUrl } from './urls.js';
+import { bareUrls, decodeSafely, MAX_URLS, parseWebUrl, registrableDomain, urlsOf, type MessageUrl } from './urls.js';
 import { messageWith } from '../../test/helpers/message-builder.js';
 
 type Facts = Pick<MessageUrl, 'host' | 'domain' | 'userinfo' | 'heavilyEncoded'> & { ip?: string };
@@ -93,4 +93,14 @@ test("a message's URLs: links, forms, images, then bare URLs of HTML and text pa
   const many = messageWith({ text: Array.from({ length: MAX_URLS + 50 }, (_, i) => `https://host${i}.example/`).join('\n') });
   assert.equal(urlsOf(many).length, MAX_URLS);
   assert.equal(urlsOf(many).at(-1)!.host, `host${MAX_URLS - 1}.example`);
+});
+
+test('percent-decoding that never fails, and registrable domains (kept for the hosts that recur)', () => {
+  for (const [text, expected] of [['', ''], ['plain', 'plain'], ['a%20b', 'a b'], ['%E2%82%AC', '€'], ['100%', '100%'], ['%zz', '%zz']]) assert.equal(decodeSafely(text), expected, text);
+  for (let round = 0; round < 2; round++) {
+    assert.equal(registrableDomain('www.shop.example.co.uk'), 'example.co.uk');
+    assert.equal(registrableDomain('mail.google.com'), 'google.com');
+    assert.equal(registrableDomain('localhost'), undefined);
+    assert.equal(registrableDomain('co.uk'), undefined);
+  }
 });

@@ -52,6 +52,7 @@ export interface MessageUrl {
 
 /** decodeURIComponent, or the text as it is when it holds a stray % that is no escape. */
 export function decodeSafely(text: string): string {
+  if (!text.includes('%')) return text; // nothing to decode
   try {
     return decodeURIComponent(text);
   } catch {
@@ -60,11 +61,13 @@ export function decodeSafely(text: string): string {
 }
 
 const UNRESERVED = /[A-Za-z0-9\-._~]/;
+const ESCAPE = /%([0-9a-fA-F]{2})/g;
 
 /** Needless %XX escapes in `text` (see the top of the file). */
 function needlessEscapesIn(text: string): number {
   let count = 0;
-  for (const match of text.matchAll(/%([0-9a-fA-F]{2})/g)) {
+  ESCAPE.lastIndex = 0;
+  for (let match = ESCAPE.exec(text); match !== null; match = ESCAPE.exec(text)) {
     if (UNRESERVED.test(String.fromCharCode(parseInt(match[1]!, 16)))) count++;
   }
   return count;
@@ -84,15 +87,36 @@ function rawHostAndPath(raw: string): { host: string; path: string } {
 
 const DOTTED_QUAD = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
 
-function ipLiteralOf(host: string, rawHost: string): IpLiteral | undefined {
+/** The IP literal `host` (as WHATWG URL serialises it) stands for, if any; `absolute` is the URL as written. */
+function ipLiteralOf(host: string, absolute: string): IpLiteral | undefined {
   if (host.includes(':')) {
     const parsed = ipaddr.IPv6.isValid(host) ? ipaddr.IPv6.parse(host) : undefined;
     return parsed ? { version: 6, public: parsed.range() === 'unicast', obfuscated: false } : undefined;
   }
   // WHATWG URL writes every IPv4 host in dotted decimal; the pattern spares ipaddr.js's slow validation of names.
   if (!DOTTED_QUAD.test(host) || !ipaddr.IPv4.isValidFourPartDecimal(host)) return undefined;
-  const written = rawHost.toLowerCase().replace(/\.$/, '');
+  const written = rawHostAndPath(absolute).host.toLowerCase().replace(/\.$/, '');
   return { version: 4, public: ipaddr.IPv4.parse(host).range() === 'unicast', obfuscated: written !== host };
+}
+
+/** Host names whose registrable domain is kept, across messages: 10,000 (then the cache starts again, empty), of up to 100 characters. */
+const MAX_CACHED_DOMAINS = 10_000;
+const MAX_CACHED_HOST_CHARS = 100;
+/** Registrable domains by host name, null for none. */
+const registrableDomainCache = new Map<string, string | null>();
+
+/** The registrable domain of a host name (tldts), undefined when it has none; kept, as the same hosts recur from message to message. */
+export function registrableDomain(host: string): string | undefined {
+  if (host.length > MAX_CACHED_HOST_CHARS) return getDomain(host) ?? undefined;
+  let domain = registrableDomainCache.get(host);
+  if (domain === undefined) {
+    // Kept as a copy: the host is cut from a longer string (the URL, a header), which it would keep alive.
+    const kept = structuredClone(host);
+    domain = getDomain(kept);
+    if (registrableDomainCache.size >= MAX_CACHED_DOMAINS) registrableDomainCache.clear();
+    registrableDomainCache.set(kept, domain);
+  }
+  return domain ?? undefined;
 }
 
 /**
@@ -114,17 +138,23 @@ export function parseWebUrl(raw: string, source: UrlSource): MessageUrl | undefi
   }
   const host = url.hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '');
   if (host === '') return undefined;
-  const written = rawHostAndPath(absolute);
-  const hostEscapes = (written.host.match(/%[0-9a-fA-F]{2}/g) ?? []).length;
-  const needlessEscapes = needlessEscapesIn(written.host) + needlessEscapesIn(written.path);
-  const length = written.host.length + written.path.length;
-  const ip = ipLiteralOf(host, written.host);
+  // Escapes are counted as written; most URLs have none (no % at all) and are not read again.
+  let hostEscapes = 0;
+  let needlessEscapes = 0;
+  let length = 0;
+  if (absolute.includes('%')) {
+    const written = rawHostAndPath(absolute);
+    hostEscapes = (written.host.match(/%[0-9a-fA-F]{2}/g) ?? []).length;
+    needlessEscapes = needlessEscapesIn(written.host) + needlessEscapesIn(written.path);
+    length = written.host.length + written.path.length;
+  }
+  const ip = ipLiteralOf(host, absolute);
   return {
     raw: text,
     href: url.href,
     source,
     host,
-    domain: ip ? undefined : (getDomain(host) ?? undefined),
+    domain: ip ? undefined : registrableDomain(host),
     ip,
     userinfo: url.password !== '' && url.username === '' ? ':' : decodeSafely(url.username),
     needlessEscapes,
@@ -155,7 +185,8 @@ function trimTrailingPunctuation(candidate: string): string {
 /** The bare URLs written in `text`, in order. */
 export function bareUrls(text: string): string[] {
   const found: string[] = [];
-  for (const match of text.matchAll(BARE_URL)) found.push(trimTrailingPunctuation(match[0]));
+  BARE_URL.lastIndex = 0;
+  for (let match = BARE_URL.exec(text); match !== null; match = BARE_URL.exec(text)) found.push(trimTrailingPunctuation(match[0]));
   return found;
 }
 
