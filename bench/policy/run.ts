@@ -920,9 +920,9 @@ function readingNotes(plan: Plan, all: ServerRuns[]): string[] {
   if (envelopeNotes.length > 0) {
     notes.push(
       `- **Envelope pipeline.** ${envelopeNotes.join('; ')} (this machine has ${machine().cores} cores). Each new client costs about ${DNS_ANSWERS_PER_TRIPLET} DNS lookups (sender MX, then A; ` +
-        'one per DNS list), and the DNS servers share the 2 cores with rempart and the load generator. In `new` and in the new half of `mix`, every ' +
+        `one per DNS list), and the DNS servers share the ${machine().cores} cores with rempart and the load generator. In \`new\` and in the new half of \`mix\`, every ` +
         'request brings a client and a sender domain never seen before, so no cache can answer: 5× postgrey there means some 45,000 DNS ' +
-        'queries a second, sent, answered by dnsmasq and rbldnsd, and read back on the same 2 cores. Profiled under this load ' +
+        `queries a second, sent, answered by dnsmasq and rbldnsd, and read back on the same ${machine().cores} cores. Profiled under this load ` +
         '(`REMPART_BENCH_CPU_PROF=DIR`), about a fifth of rempart\'s CPU goes to the kernel sending those UDP queries and a tenth to writing ' +
         'the replies; greylisting, the checks and the store use the rest. Real traffic repeats clients and sender domains, which the cache ' +
         'answers: that is the `retry` row. Rempart caches answers ' +

@@ -168,10 +168,10 @@ export class RedisBayesStore implements BayesStore {
     this.scopesKey = context.keys.key('bayes', 'scopes');
   }
 
-  /** Moves with every learn, import or expiry, by any node. */
   /** Nothing to ready: every lookup reads Redis (one round trip for the missing tokens). */
   async warm(): Promise<void> {}
 
+  /** Moves with every learn, import or expiry, by any node. */
   async version(): Promise<number> {
     return Number((await this.context.redis.get(this.versionKey)) ?? 0);
   }

@@ -4,9 +4,9 @@
 // otherwise (loading, stale, the table above GLOBAL_SNAPSHOT_MAX_TOKENS) bayes.ts's LRU cache and
 // SQL serve: slower, never stale.
 // - Loading reads the table in key order (it has no rowid), SNAPSHOT_CHUNK_ROWS rows per step: one
-//   step per turn of the event loop (setImmediate), and one in each global lookup the copy cannot
-//   serve yet, so that a process whose event loop seldom idles (a batch of checks) gets it too; no
-//   turn runs more than one step. The load survives this process's own learns (each moving the
+//   step per turn of the event loop (setImmediate), and one more in each global lookup the copy
+//   cannot serve yet, so that a process whose event loop seldom idles (a batch of checks) gets it
+//   too (in the daemon, lookups come from mail, one message a few ms apart). The load survives this process's own learns (each moving the
 //   version by exactly one: their tokens are read again at the end, in the read transaction that
 //   checks the version); any other write (another process's, an expiry, an import) discards it.
 // - Kept current: after an own learn that moved the version by exactly one, the learned global
@@ -100,6 +100,8 @@ export class GlobalTokenSnapshot {
   private loads = 0;
   private chunks = 0;
   private lastError: string | undefined;
+  /** whenSettled() callers, told when the load under way ends. */
+  private settledWaiters: Array<() => void> = [];
   private readonly countTokens;
   private readonly firstChunk;
   private readonly nextChunk;
@@ -167,6 +169,12 @@ export class GlobalTokenSnapshot {
     load.version = version;
     for (const token of tokens) load.touched.add(token);
     if (load.done) this.finish();
+  }
+
+  /** Resolves once no load is under way: the copy ready, the load discarded or stopped, or none started. */
+  whenSettled(): Promise<void> {
+    if (!this.load) return Promise.resolve();
+    return new Promise((resolve) => this.settledWaiters.push(resolve));
   }
 
   /** Stops for good (the store closes): the pending step is cancelled, the copy dropped. */
@@ -268,6 +276,7 @@ export class GlobalTokenSnapshot {
     this.version = load.version;
     this.scopeId = load.scopeId;
     this.source.onReady();
+    this.settled();
   }
 
   /** Replaces the counts of `tokens` in `copy` with their stored rows (removing those without); returns true. */
@@ -288,6 +297,13 @@ export class GlobalTokenSnapshot {
     this.load = undefined;
     if (this.immediate) clearImmediate(this.immediate);
     this.immediate = undefined;
+    this.settled();
+  }
+
+  private settled(): void {
+    const waiters = this.settledWaiters;
+    this.settledWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   /** Forgets the copy (stale). */

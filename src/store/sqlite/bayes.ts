@@ -157,9 +157,13 @@ export class SqliteBayesStore implements BayesStore {
    * table too large, a load discarded by another process's write: lookups then load it later).
    */
   async warm(): Promise<void> {
-    while (!this.snapshot.tokensAt(this.currentVersion()) && this.snapshot.status().state === 'loading') {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
+    this.snapshot.tokensAt(this.currentVersion()); // starts the load (its first step) unless the copy is ready or cannot be made now
+    // The load's own steps are unreferenced immediates: they neither keep a process alive nor stop
+    // an otherwise idle event loop from sleeping in its poll phase. A referenced immediate per turn
+    // does both while the caller waits (each turn also runs a step).
+    let settled = false;
+    void this.snapshot.whenSettled().then(() => (settled = true));
+    while (!settled) await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
   /** The in-memory copy of the global scope: its state, for tests and diagnostics. */
