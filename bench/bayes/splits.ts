@@ -21,7 +21,7 @@ import { parseMessage } from '../../src/mime/parse.js';
 import { messageDigest } from '../../src/scan/message-digest.js';
 import { revision, writeSection } from '../report.js';
 import { bogofilterClassify, bogofilterCutoffs, bogofilterLearn, bogofilterParameters, bogofilterVersion } from './bogofilter.js';
-import { loadCorpus, type CorpusMessage } from './corpus.js';
+import { halfOf, loadCorpus, type CorpusMessage } from './corpus.js';
 import { addCounts, prepareCrossValidation, type Example } from './cross-validation.js';
 import { outcome, verdictFor, type Outcome, type Scored } from './metrics.js';
 import { COST, DEFAULT_GRID, tuneForEach, type CostWeights } from './tune.js';
@@ -106,10 +106,9 @@ function log(message: string): void {
   process.stderr.write(`[bench:bayes-splits] ${message}\n`);
 }
 
-/** The half of a message in split `digit`: the parity of that hex digit of the md5 in its file name. */
+/** Whether a message is for training in split `digit` (corpus.ts halfOf). */
 function isTraining(message: CorpusMessage, digit: number): boolean {
-  const md5 = /\.([0-9a-f]{32})\.txt$/.exec(message.id)![1]!;
-  return parseInt(md5[digit]!, 16) % 2 === 0;
+  return halfOf(message.id.slice(message.group.length + 1), digit) === 'train';
 }
 
 interface Prepared extends Example {
@@ -196,7 +195,8 @@ async function main(): Promise<void> {
         await bogofilterLearn(wordlist, 'ham', train.filter((m) => m.kind === 'ham').map((m) => files.get(m.id)!));
         const byFile = new Map(test.map((m) => [files.get(m.id)!, m]));
         const scored: Scored[] = (await bogofilterClassify(wordlist, test.map((m) => files.get(m.id)!))).map(({ file, score }) => {
-          const message = byFile.get(file)!;
+          const message = byFile.get(file);
+          if (message === undefined) throw new Error(`bogofilter printed a file it was not given: ${file}`);
           return { id: message.id, kind: message.kind, score, verdict: verdictFor(score, cutoffs) };
         });
         rows.push({ name: 'bogofilter', outcome: outcome(scored) });

@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseMessage } from '../mime/parse.js';
-import { ALL_TOKEN_FAMILIES, BoundedCache, digitShape, domainTokens, tokenize, tokenizeWith } from './tokenizer.js';
+import { BoundedCache } from '../core/bounded-cache.js';
+import { ALL_TOKEN_FAMILIES, digitShape, domainTokens, tokenize, tokenizeWith } from './tokenizer.js';
 
 const HEADERS = [
   'Received: from mail.sender.example (mail.sender.example [198.51.100.7]) by mx.receiver.example (Postfix) with ESMTP id 4F2A1; Wed, 31 Dec 2025 23:58:00 +0100',

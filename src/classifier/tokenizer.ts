@@ -35,6 +35,7 @@
 // kept, in bounded caches; the tokens are the same either way.
 import type { MessageHeader, ParsedMessage } from '../core/message.js';
 import { htmlOf } from '../content/html.js';
+import { BoundedCache } from '../core/bounded-cache.js';
 import { registrableDomain, urlsOf } from '../content/urls.js';
 
 /** Token families that can be switched off, to measure what each brings (bench/bayes); all on in `tokenize`. */
@@ -293,39 +294,6 @@ class TokenSet {
   /** `prefix` + the host name and its parent domains, down to the registrable domain (or the last two labels). */
   domain(prefix: string, host: string): void {
     for (const token of domainTokens(prefix, host)) this.add(token);
-  }
-}
-
-/**
- * What is computed from a short string alone, kept across messages for the strings that recur
- * (header names, relays, senders, link hosts): at most `limit` entries (then it starts again, empty),
- * for keys of at most `maxKeyChars` characters (longer ones are computed every time). A key is kept
- * as a copy, and its value computed from that copy: a substring of a message keeps the whole string
- * it was cut from alive.
- */
-export class BoundedCache<V> {
-  private readonly entries = new Map<string, V>();
-
-  constructor(
-    readonly limit: number,
-    readonly maxKeyChars: number,
-  ) {}
-
-  /** The value for `key`: the one kept, or `compute(key)` (never undefined), then kept. */
-  get(key: string, compute: (key: string) => V): V {
-    if (key.length > this.maxKeyChars) return compute(key);
-    let value = this.entries.get(key);
-    if (value === undefined) {
-      const kept = structuredClone(key);
-      value = compute(kept);
-      if (this.entries.size >= this.limit) this.entries.clear();
-      this.entries.set(kept, value);
-    }
-    return value;
-  }
-
-  get size(): number {
-    return this.entries.size;
   }
 }
 

@@ -12,6 +12,7 @@
 // holds at least 3 needless escapes making 20% or more of the host and path characters.
 import ipaddr from 'ipaddr.js';
 import { getDomain } from 'tldts';
+import { BoundedCache } from '../core/bounded-cache.js';
 import { memo, type ParsedMessage } from '../core/message.js';
 import { htmlOf } from './html.js';
 
@@ -99,24 +100,12 @@ function ipLiteralOf(host: string, absolute: string): IpLiteral | undefined {
   return { version: 4, public: ipaddr.IPv4.parse(host).range() === 'unicast', obfuscated: written !== host };
 }
 
-/** Host names whose registrable domain is kept, across messages: 10,000 (then the cache starts again, empty), of up to 100 characters. */
-const MAX_CACHED_DOMAINS = 10_000;
-const MAX_CACHED_HOST_CHARS = 100;
-/** Registrable domains by host name, null for none. */
-const registrableDomainCache = new Map<string, string | null>();
+/** Registrable domains (null for none) of host names, kept across messages: 10,000 hosts (then it starts again, empty), of up to 100 characters. */
+const registrableDomains = new BoundedCache<string | null>(10_000, 100);
 
 /** The registrable domain of a host name (tldts), undefined when it has none; kept, as the same hosts recur from message to message. */
 export function registrableDomain(host: string): string | undefined {
-  if (host.length > MAX_CACHED_HOST_CHARS) return getDomain(host) ?? undefined;
-  let domain = registrableDomainCache.get(host);
-  if (domain === undefined) {
-    // Kept as a copy: the host is cut from a longer string (the URL, a header), which it would keep alive.
-    const kept = structuredClone(host);
-    domain = getDomain(kept);
-    if (registrableDomainCache.size >= MAX_CACHED_DOMAINS) registrableDomainCache.clear();
-    registrableDomainCache.set(kept, domain);
-  }
-  return domain ?? undefined;
+  return registrableDomains.get(host, getDomain) ?? undefined;
 }
 
 /**
