@@ -299,6 +299,8 @@ export class SqliteBayesStore implements BayesStore {
       const batch = this.pending.splice(0, size);
       const sent = this.writer.send({ kind: 'bayesLearn', items: batch.map((p) => p.write) }).then(
         (reply) => {
+          // This reply is read: no longer pending for the copy (its load can finish in afterWrite).
+          this.inFlight.delete(sent);
           if (reply.bayesVersion !== undefined) this.afterWrite(reply.bayesVersion, batch.map((p) => p.write));
           batch.forEach((p, i) => p.resolve(reply.outcomes![i]!));
         },
