@@ -1,10 +1,12 @@
 // The daemon as a process: SIGHUP reloads the configuration and list files on a connection that
 // stays open, an invalid new configuration is refused while the old one keeps running, the CLI
-// works on the store while the daemon uses it, and SIGTERM ends it with exit code 0.
+// works on the store while the daemon uses it, SIGTERM ends it with exit code 0, and at start-up it
+// holds the learned Bayes database in memory and logs it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRempart } from './helpers/daemon.js';
 import { freePort } from './helpers/ports.js';
@@ -60,4 +62,22 @@ test('SIGHUP reloads config and list files without dropping connections; a bad c
   client.close();
   assert.equal(await daemon.stop(), 0);
   assert.ok(daemon.logs().some((l) => /rempart stopped/.test(l)));
+});
+
+test('at start-up the daemon holds the learned Bayes database in memory and logs how much', { timeout: 60_000 }, async (t) => {
+  const storeDir = mkdtempSync(join(tmpdir(), 'rempart-daemon-bayes-'));
+  t.after(() => rmSync(storeDir, { recursive: true, force: true }));
+  const port = await freePort();
+  const yaml = `hostname: mx.example.org\nstore: { path: ${storeDir}/store }\npolicy: { listen: "127.0.0.1:${port}" }\nsender: { domain_not_found: off, null_mx: off }\n`;
+  writeFileSync(join(storeDir, 'rempart.yaml'), yaml);
+  const spam = 'From: a@example.net\nTo: bob@example.org\nSubject: cheap pills\nMessage-ID: <s1@example.net>\n\ncheap pills casino lottery winner\n';
+  const learned = spawnSync(process.execPath, [rempartCli, 'learn', 'spam', '-', '--config', join(storeDir, 'rempart.yaml')], { input: spam, encoding: 'utf8', timeout: 20_000 });
+  assert.equal(learned.status, 0, learned.stderr);
+
+  const daemon = await startRempart({ configYaml: yaml, policyPort: port });
+  t.after(() => daemon.stop());
+  const line = await daemon.waitForLog(/bayes: global token database (held in memory for lookups|not held in memory)/);
+  assert.match(line, /held in memory for lookups/, line);
+  const tokens = Number(/tokens[=:"\s]+(\d+)/.exec(line)?.[1]);
+  assert.ok(tokens >= 5, `the learned message's tokens are held: ${line}`);
 });

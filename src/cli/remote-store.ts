@@ -10,6 +10,7 @@ import type {
   BayesClass,
   BayesCounts,
   BayesStore,
+  BayesWarmOutcome,
   ClientRow,
   GreylistStats,
   GreylistStore,
@@ -264,7 +265,9 @@ export class RemoteBayes implements BayesStore {
   }
 
   /** The daemon readies its own store; nothing to do through its API. */
-  async warm(): Promise<void> {}
+  async warm(): Promise<BayesWarmOutcome> {
+    return { heldTokens: 0, reason: 'the daemon holds its own' };
+  }
 
   /** The API learns raw messages, not tokens: see learnRaw. */
   learn(): Promise<never> {

@@ -137,7 +137,14 @@ export class Daemon {
     this.scheduleMaintenance(5);
     if (config.bayes.enabled) {
       // The Bayes lookups' in-memory copy loads between requests now rather than at the first message.
-      this.store.bayes.warm().catch((error: unknown) => this.log.warn({ err: error }, 'bayes: loading the token database into memory failed; lookups read the store'));
+      const started = Date.now();
+      this.store.bayes.warm().then(
+        (outcome) =>
+          'reason' in outcome
+            ? this.log.info({ reason: outcome.reason }, 'bayes: global token database not held in memory; lookups read the store')
+            : this.log.info({ tokens: outcome.heldTokens, ms: Date.now() - started }, 'bayes: global token database held in memory for lookups'),
+        (error: unknown) => this.log.warn({ err: error }, 'bayes: loading the token database into memory failed; lookups read the store'),
+      );
     }
   }
 

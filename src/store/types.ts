@@ -371,9 +371,9 @@ export interface BayesStore {
   /**
    * Readies the global database for fast lookups ahead of the first message (SQLite: loads its
    * in-memory copy, step by step between other work); resolves when that is done or cannot be done
-   * now. Lookups are correct without it.
+   * now, telling which. Lookups are correct without it.
    */
-  warm(): Promise<void>;
+  warm(): Promise<BayesWarmOutcome>;
   learn(scope: string, input: LearnInput): Promise<LearnOutcome>;
   /**
    * Adds counts as they are (a bogofilter wordlist import): tokens with their spam and ham counts,
@@ -387,6 +387,9 @@ export interface BayesStore {
   /** Stores the digests of learned messages as they are (after importCounts, by `rempart store copy`). */
   importDigests(scope: string, digests: BayesDump['digests']): Promise<void>;
 }
+
+/** What BayesStore.warm did: the global tokens now held in memory, or why none are. */
+export type BayesWarmOutcome = { heldTokens: number } | { heldTokens: 0; reason: string };
 
 export interface BayesDump {
   messages: { spam: number; ham: number };

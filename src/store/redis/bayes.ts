@@ -17,7 +17,7 @@
 // No Redis TTLs: tokens live as hash fields and go through maintenance.
 import type { RedisContext, PartialReport } from './context.js';
 import { RedisScript } from './script.js';
-import type { BayesClass, BayesCounts, BayesDump, BayesStore, LearnInput, LearnOutcome, MaintenanceLimits, TokenCounts } from '../types.js';
+import type { BayesClass, BayesCounts, BayesDump, BayesStore, BayesWarmOutcome, LearnInput, LearnOutcome, MaintenanceLimits, TokenCounts } from '../types.js';
 
 /** Imported rows (and digests) sent per script or MULTI. */
 const IMPORT_BATCH_ROWS = 1000;
@@ -169,7 +169,9 @@ export class RedisBayesStore implements BayesStore {
   }
 
   /** Nothing to ready: every lookup reads Redis (one round trip for the missing tokens). */
-  async warm(): Promise<void> {}
+  async warm(): Promise<BayesWarmOutcome> {
+    return { heldTokens: 0, reason: 'every lookup reads Redis' };
+  }
 
   /** Moves with every learn, import or expiry, by any node. */
   async version(): Promise<number> {

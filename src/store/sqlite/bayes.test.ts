@@ -181,13 +181,13 @@ test('global lookups come from the in-memory copy: the counts SQL gives, for pre
 }));
 
 test('warm() loads the copy ahead of any lookup and resolves once it is ready; with nothing learned it resolves at once', withBayes({ chunkRows: 100 }, async ({ bayes, raw }) => {
-  await bayes.warm();
+  assert.deepEqual(await bayes.warm(), { heldTokens: 0, reason: 'nothing learned yet' });
   assert.deepEqual(bayes.snapshotStatus(), { state: 'none', tokens: 0, loads: 0, chunks: 0 }, 'nothing learned: no load, and warm() did not wait');
   await bayes.importCounts('', imported(1000), { spam: 10, ham: 10 });
-  await bayes.warm();
+  assert.deepEqual(await bayes.warm(), { heldTokens: 1000 });
   assert.deepEqual(bayes.snapshotStatus(), { state: 'ready', version: await bayes.version(), tokens: 1000, loads: 1, chunks: 11 }, 'ready when warm() resolves');
   await assertExact(bayes, raw, ['never-seen'], 'the copy serves the first lookup');
-  await bayes.warm();
+  assert.deepEqual(await bayes.warm(), { heldTokens: 1000 });
   assert.equal(bayes.snapshotStatus().loads, 1, 'a second warm() on a ready copy loads nothing');
 }));
 
@@ -325,6 +325,7 @@ test('above the size limit the LRU and SQL serve; a copy grown past it by learns
   await bayes.importCounts('', imported(60), { spam: 10, ham: 10 });
   assert.deepEqual(await counts({ bayes }, '', ['t00001', 'nothing']), [['t00001', 1, 2]]);
   assert.deepEqual(bayes.snapshotStatus(), { state: 'too-large', tokens: 0, loads: 0, chunks: 0 }, 'the size is checked before loading');
+  assert.deepEqual(await bayes.warm(), { heldTokens: 0, reason: 'more than 50 tokens, read through the cache' }, 'warm() tells why nothing is held');
   tamper(raw, '', 't00002', 8, 8);
   assert.deepEqual(await counts({ bayes }, '', ['t00002']), [['t00002', 8, 8]], 'read from SQL');
   await assertExact(bayes, raw, ['nothing'], 'exact');

@@ -17,7 +17,7 @@ import type { Db } from './database.js';
 import { BAYES_VERSION } from './rows.js';
 import type { SqliteWriter } from './writer.js';
 import type { BayesDigestRow, BayesImportRow, BayesLearnWrite } from './writer-protocol.js';
-import type { BayesCounts, BayesDump, BayesStore, LearnInput, LearnOutcome, TokenCounts } from '../types.js';
+import type { BayesCounts, BayesDump, BayesWarmOutcome, BayesStore, LearnInput, LearnOutcome, TokenCounts } from '../types.js';
 
 /** Missing tokens are read with `token IN (?, ...)` queries of these sizes (in tokens), the smallest that fits; a chunk shorter than its query repeats its first token. */
 const LOOKUP_QUERY_SIZES = [10, 30, 100] as const;
@@ -66,6 +66,7 @@ export class SqliteBayesStore implements BayesStore {
   private readonly lookupQueries;
   /** The global scope's tokens in memory, when it holds the current version. */
   private readonly snapshot: GlobalTokenSnapshot;
+  private readonly snapshotLimits: SnapshotLimits;
 
   /** `snapshot` and `now` (ms, for its reload interval) are for tests. */
   constructor(
@@ -73,6 +74,7 @@ export class SqliteBayesStore implements BayesStore {
     private readonly writer: SqliteWriter,
     options: { snapshot?: Partial<SnapshotLimits>; now?: () => number } = {},
   ) {
+    this.snapshotLimits = { ...SNAPSHOT_LIMITS, ...options.snapshot };
     this.getVersion = db.prepare(`SELECT CAST(value AS INTEGER) FROM meta WHERE key = '${BAYES_VERSION}'`).pluck();
     this.getScopeId = db.prepare('SELECT id FROM bayes_scopes WHERE scope = ?').pluck();
     this.getCounts = db.prepare('SELECT spam_messages AS spamMessages, ham_messages AS hamMessages, tokens FROM bayes_scopes WHERE scope = ?');
@@ -97,7 +99,7 @@ export class SqliteBayesStore implements BayesStore {
         ownWritesPending: () => this.inFlight.size > 0,
         onReady: () => this.globalCache.clear(), // one copy in memory is enough
       },
-      { ...SNAPSHOT_LIMITS, ...options.snapshot },
+      this.snapshotLimits,
       options.now,
     );
   }
@@ -156,7 +158,7 @@ export class SqliteBayesStore implements BayesStore {
    * of the event loop; resolves once it is ready, or when no load is under way (nothing learned, a
    * table too large, a load discarded by another process's write: lookups then load it later).
    */
-  async warm(): Promise<void> {
+  async warm(): Promise<BayesWarmOutcome> {
     this.snapshot.tokensAt(this.currentVersion()); // starts the load (its first step) unless the copy is ready or cannot be made now
     // The load's own steps are unreferenced immediates: they neither keep a process alive nor stop
     // an otherwise idle event loop from sleeping in its poll phase. A referenced immediate per turn
@@ -164,6 +166,12 @@ export class SqliteBayesStore implements BayesStore {
     let settled = false;
     void this.snapshot.whenSettled().then(() => (settled = true));
     while (!settled) await new Promise<void>((resolve) => setImmediate(resolve));
+    const status = this.snapshot.status();
+    if (status.state === 'ready') return { heldTokens: status.tokens };
+    if (status.state === 'too-large') return { heldTokens: 0, reason: `more than ${this.snapshotLimits.maxTokens} tokens, read through the cache` };
+    if (status.lastError !== undefined) return { heldTokens: 0, reason: `loading failed: ${status.lastError}` };
+    if (this.scopeId('') === undefined) return { heldTokens: 0, reason: 'nothing learned yet' };
+    return { heldTokens: 0, reason: 'another process wrote during the load; loaded again at a later lookup' };
   }
 
   /** The in-memory copy of the global scope: its state, for tests and diagnostics. */
