@@ -168,7 +168,7 @@ test('a broken store fails open: DUNNO, logged, and the error is in the decision
       assert.ok(logLines.some((l) => l.includes('check failed; counted as no finding') && l.includes('disk on fire')));
       assert.match(logLines.at(-1)!, /action=accept reason="check failed, failing open" .*errors=greylist:error/);
     },
-    (store) => ({ ...store, greylist: { ...store.greylist, updateClient: async () => { throw new Error('disk on fire'); } } }) as Store,
+    (store) => ({ ...store, greylist: { ...store.greylist, updateClientThenTriplet: async () => { throw new Error('disk on fire'); } } }) as Store,
   ));
 
 test('a hanging store fails open after the deadline', () =>
@@ -180,5 +180,5 @@ test('a hanging store fails open after the deadline', () =>
       assert.ok(Date.now() - started < 3000);
       assert.match(logLines.at(-1)!, /errors=greylist:timeout/);
     },
-    (store) => ({ ...store, greylist: { ...store.greylist, updateClient: () => new Promise(() => {}) } }) as Store,
+    (store) => ({ ...store, greylist: { ...store.greylist, updateClientThenTriplet: () => new Promise(() => {}) } }) as Store,
   ));

@@ -182,6 +182,10 @@ export class RemoteGreylist implements GreylistStore {
     return unavailable('updating a client');
   }
 
+  updateClientThenTriplet(): Promise<never> {
+    return unavailable('updating a client and a triplet');
+  }
+
   listTriplets(filter: TripletFilter): Promise<TripletRow[]> {
     return paged(filter.limit, filter.offset, async (limit, offset) => {
       const query = { search: filter.search, waiting: filter.waiting, limit, offset };

@@ -66,6 +66,28 @@ export interface GreylistStats {
   autoAllowed: number;
 }
 
+/** The arguments of GreylistStore.updateTriplet, as one value. */
+export interface TripletUpdate<R> {
+  key: string;
+  labels: TripletLabels | undefined;
+  update: (current: TripletState | undefined) => Update<TripletState, R>;
+  expiresAt: (next: TripletState) => number;
+}
+
+/** The arguments of GreylistStore.updateClient, as one value. */
+export interface ClientUpdate<R> {
+  key: string;
+  update: (current: ClientState | undefined) => Update<ClientState, R>;
+  expiresAt: (next: ClientState) => number;
+}
+
+/** What GreylistStore.updateClientThenTriplet did: the client's result, and the triplet's when it went on. */
+export interface ClientThenTriplet<C, T> {
+  client: C;
+  /** Absent when `proceed` stopped at the client. */
+  triplet?: { result: T };
+}
+
 export interface GreylistStore {
   /**
    * Atomically reads the triplet `key`, calls `update` with its current state (undefined when
@@ -84,11 +106,12 @@ export interface GreylistStore {
     expiresAt: (next: ClientState) => number,
   ): Promise<R>;
   /**
-   * A hint (optional): the entries the next updates of this request will read. A networked store
-   * reads them now in one round trip and serves the first read of each from it (a write still
-   * compares with the stored value, so a stale hint costs a retry, never a lost update).
+   * One greylist decision: `client` is updated first; then, when `proceed` says its result does not
+   * settle the matter, `triplet`. The outcome is that of updateClient followed by updateTriplet, with
+   * one more guarantee: the triplet is written only while the client's entry still holds what the
+   * client's update saw. (A networked store needs that to do both in one round trip: see its notes.)
    */
-  prefetch?(entries: { triplet: string; client?: string }): void;
+  updateClientThenTriplet<C, T>(client: ClientUpdate<C>, proceed: (clientResult: C) => boolean, triplet: TripletUpdate<T>): Promise<ClientThenTriplet<C, T>>;
   listTriplets(filter: TripletFilter): Promise<TripletRow[]>;
   listClients(limit: number, offset: number): Promise<ClientRow[]>;
   /** Deletes matching triplets (all when filter.search is absent); returns how many went. */

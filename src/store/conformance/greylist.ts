@@ -46,6 +46,13 @@ const countPass = (current: ClientState | undefined): Update<ClientState, number
   return { next: { passes, lastSeen: T }, result: passes };
 };
 
+/** A client update that writes nothing: whether the client has `threshold` passes. */
+const allowedAt = (threshold: number, key = 'c') => ({
+  key,
+  update: (current: ClientState | undefined): Update<ClientState, boolean> => ({ next: current, result: (current?.passes ?? 0) >= threshold }),
+  expiresAt: expiresAfterMaxAge,
+});
+
 /** The state of a triplet, read through an update that writes nothing. */
 const read = (greylist: GreylistStore, key: string): Promise<TripletState | undefined> =>
   greylist.updateTriplet(key, undefined, (current) => ({ next: current, result: current }), expiresAfterMaxAge);
@@ -207,17 +214,54 @@ export const greylistConformance: ConformancePart = (backend) => {
       }
     }));
 
+  test('greylist: a client then a triplet: the triplet is updated unless the client\'s result settles it', () =>
+    fresh(backend, async ({ store }) => {
+      const notAllowed = (allowed: boolean): boolean => !allowed;
+      const triplet = { key: 'k', labels: undefined, update: countAttempt, expiresAt: expiresAfterMaxAge };
+      assert.deepEqual(await store.greylist.updateClientThenTriplet(allowedAt(2), notAllowed, triplet), { client: false, triplet: { result: 1 } });
+      assert.equal(await readClient(store.greylist, 'c'), undefined, 'a client update that writes nothing creates nothing');
+      await putClient(store.greylist, 'c', { passes: 2, lastSeen: T });
+      assert.deepEqual(await store.greylist.updateClientThenTriplet(allowedAt(2), notAllowed, triplet), { client: true });
+      assert.equal((await read(store.greylist, 'k'))?.attempts, 1, 'the client settled it: the triplet is untouched');
+      const passes = { key: 'c', update: countPass, expiresAt: expiresAfterMaxAge };
+      assert.deepEqual(await store.greylist.updateClientThenTriplet(passes, () => true, triplet), { client: 3, triplet: { result: 2 } });
+      assert.equal(await readClient(store.greylist, 'c'), 3);
+      assert.equal((await read(store.greylist, 'k'))?.attempts, 2);
+    }));
+
   test(
-    'greylist: an entry read ahead (prefetch) and changed meanwhile by another host loses no update',
-    { skip: backend.name === 'sqlite' && 'SQLite has one writing process (the daemon) and reads nothing ahead' },
+    'greylist: entries another host changed, while this one held none or an old copy, lose no update and change no decision',
+    { skip: backend.name === 'sqlite' && 'SQLite has one writing process (the daemon)' },
     () =>
       fresh(backend, async ({ store, peer }) => {
         const other = peer();
-        store.greylist.prefetch?.({ triplet: 'k', client: 'c' });
+        const notAllowed = (allowed: boolean): boolean => !allowed;
+        const attempt = (key: string) => ({ key, labels: undefined, update: countAttempt, expiresAt: expiresAfterMaxAge });
+        // Written by the other host only: this one's first write finds them.
         assert.equal(await other.greylist.updateTriplet('k', undefined, countAttempt, expiresAfterMaxAge), 1);
         assert.equal(await other.greylist.updateClient('c', countPass, expiresAfterMaxAge), 1);
         assert.equal(await store.greylist.updateTriplet('k', undefined, countAttempt, expiresAfterMaxAge), 2);
         assert.equal(await store.greylist.updateClient('c', countPass, expiresAfterMaxAge), 2);
+        // A client the other host allowed, never read here: the triplet is not written.
+        await putClient(other.greylist, 'c1', { passes: 5, lastSeen: T });
+        assert.deepEqual(await store.greylist.updateClientThenTriplet(allowedAt(2, 'c1'), notAllowed, attempt('k1')), { client: true });
+        assert.equal(await read(other.greylist, 'k1'), undefined);
+        // ... nor with an old copy of the client here (read when it was not yet allowed).
+        await putClient(other.greylist, 'c2', { passes: 1, lastSeen: T });
+        assert.equal(await readClient(store.greylist, 'c2'), 1);
+        await putClient(other.greylist, 'c2', { passes: 5, lastSeen: T });
+        assert.deepEqual(await store.greylist.updateClientThenTriplet(allowedAt(2, 'c2'), notAllowed, attempt('k2')), { client: true });
+        assert.equal(await read(other.greylist, 'k2'), undefined);
+        // A triplet held here whose update writes nothing, with a client never read here: the client is still looked at.
+        await putClient(other.greylist, 'c3', { passes: 5, lastSeen: T });
+        await put(other.greylist, 'k3', passed(T));
+        assert.equal((await read(store.greylist, 'k3'))?.passedAt, T);
+        const readOnly = { key: 'k3', labels: undefined, update: (current: TripletState | undefined) => ({ next: current, result: current?.attempts }), expiresAt: expiresAfterMaxAge };
+        assert.deepEqual(await store.greylist.updateClientThenTriplet(allowedAt(2, 'c3'), notAllowed, readOnly), { client: true });
+        // A client below the threshold, written by the other host: the triplet goes on, once.
+        await putClient(other.greylist, 'c4', { passes: 1, lastSeen: T });
+        assert.deepEqual(await store.greylist.updateClientThenTriplet(allowedAt(2, 'c4'), notAllowed, attempt('k4')), { client: false, triplet: { result: 1 } });
+        assert.equal((await read(other.greylist, 'k4'))?.attempts, 1);
       }),
   );
 

@@ -1,9 +1,12 @@
 // Greylist triplets and auto-allow clients on Redis (GreylistStore). Each entry is one string key
 // holding its state compactly, with a TTL at its expiry (EXAT). An update is an optimistic
-// compare-and-set: GET the value, run the pure update function, then a Lua script writes (or
-// deletes) only if the value is still the one read, else hands back the value now stored and the
-// update runs again on it after a short random wait (at most MAX_UPDATE_ATTEMPTS times, then it
-// throws). The request path thus costs one round trip when nothing changes and two when it writes.
+// compare-and-set: run the pure update function on the value known (held in memory, else guessed
+// absent: a new triplet, a new client), then a Lua script writes (or deletes) only if the stored
+// value is still that one, else hands back the value now stored and the update runs again on it
+// (after a short random wait when the value had been read: another host wrote meanwhile; at most
+// MAX_UPDATE_ATTEMPTS times, then it throws). An update that writes nothing on a guess reads the
+// entry first. A new client's first attempt thus costs one round trip: the triplet's
+// compare-and-set also checks the client's entry (updateClientThenTriplet).
 // Updates of one key within this process run one after the other, so only other hosts can make a
 // compare-and-set fail.
 // Passed triplets and auto-allow clients read or written here are kept in memory (an LRU, each
@@ -36,6 +39,8 @@ import { RedisScript } from './script.js';
 import type {
   ClientRow,
   ClientState,
+  ClientThenTriplet,
+  ClientUpdate,
   GreylistStats,
   GreylistStore,
   MaintenanceLimits,
@@ -43,6 +48,7 @@ import type {
   TripletLabels,
   TripletRow,
   TripletState,
+  TripletUpdate,
   Update,
 } from '../types.js';
 
@@ -59,14 +65,16 @@ const BATCH_ENTRIES = 1000;
 /** Default page size of listTriplets, as the SQLite store's. */
 const DEFAULT_LIST_LIMIT = 100;
 
-// Writes or deletes one entry and its index members if the entry still holds what was read.
-// KEYS: entry, by-seen, by-expiry, extra index (waiting triplets / clients by passes).
+// Writes or deletes one entry and its index members if the entry still holds what was read and,
+// with a guard (a fifth key), the guard entry still holds what the caller expects.
+// KEYS: entry, by-seen, by-expiry, extra index (waiting triplets / clients by passes)[, guard entry].
 // ARGV: expected value ('' = absent), new value ('' = delete), expiresAt (s, 0 = never), lastSeen (s),
-//       score in the extra index ('' = not a member), index member.
-// Returns 1 when written, else the value now stored ('' when absent).
+//       score in the extra index ('' = not a member), index member[, the guard's expected value].
+// Returns 1 when written, else { the value now stored, the guard's value now } ('' when absent).
 const PUT_ENTRY = new RedisScript(`
 local current = redis.call('GET', KEYS[1]) or ''
-if current ~= ARGV[1] then return current end
+local guard = KEYS[5] and (redis.call('GET', KEYS[5]) or '') or ''
+if current ~= ARGV[1] or guard ~= (ARGV[7] or '') then return { current, guard } end
 local member = ARGV[6]
 if ARGV[2] == '' then
   redis.call('DEL', KEYS[1])
@@ -144,15 +152,26 @@ const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
 const yieldToRequests = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/** How long a value read ahead may serve an update, in ms: a request consumes it within a few ms. */
-const PREFETCH_MAX_AGE_MS = 1000;
+/** The first value of a compare-and-set: what is stored, or only believed to be (a guess). */
+interface FirstValue {
+  /** '' when absent. */
+  value: string;
+  /** Read from Redis (or held in memory, which counts as read); false: a guess, to be checked. */
+  read: boolean;
+}
 
-/** A read ahead: the MGET of a request's entries, and this entry's place in its answer. */
-interface Prefetched {
-  /** When it was read, ms since the epoch. */
-  at: number;
-  values: Promise<(string | null)[]>;
-  index: number;
+/** Another entry a compare-and-set's write depends on: written only while `entryKey` holds `value`. */
+interface Guard extends FirstValue {
+  entryKey: string;
+}
+
+/** How a compare-and-set ended: its result, or, when its guard no longer held, what is stored now. */
+type CasOutcome<R> = { result: R } | { guardFailed: { value: string; guard: string } };
+
+/** The result of a compare-and-set without a guard (which always has one). */
+function resultOf<R>(outcome: CasOutcome<R>): R {
+  if ('result' in outcome) return outcome.result;
+  throw new Error('greylist: a compare-and-set without a guard reported a failed guard');
 }
 
 /** Entries kept in memory (passed triplets and clients together): at least this many, at most twice as many (about 200 bytes each). */
@@ -186,8 +205,6 @@ export class RedisGreylistStore implements GreylistStore {
   private readonly clients: EntryKind;
   /** The last update queued per entry key of this process, so one key's updates run in turn. */
   private readonly running = new Map<string, Promise<unknown>>();
-  /** Values read ahead by prefetch(), by entry key, oldest first; each serves one first read. */
-  private readonly prefetched = new Map<string, Prefetched>();
   /** Passed triplets and clients, by entry key, with when they were read or written (ms). */
   private readonly cache = new LruCache<string, { value: string; at: number }>(CACHE_ENTRIES);
   private readonly generationKey: string;
@@ -262,54 +279,10 @@ export class RedisGreylistStore implements GreylistStore {
     else this.cache.delete(entryKey);
   }
 
-  /** Reads the entries a request is about to update, in one MGET (see GreylistStore.prefetch). */
-  prefetch(entries: { triplet: string; client?: string }): void {
-    const now = Date.now();
-    const keys: string[] = [];
-    if (entries.client !== undefined) {
-      const clientKey = this.clients.entry(entries.client);
-      if (this.cached(this.clients, clientKey, now) === undefined) keys.push(clientKey);
-    }
-    const tripletKey = this.triplets.entry(entries.triplet);
-    if (this.cached(this.triplets, tripletKey, now) === undefined) keys.push(tripletKey);
-    if (keys.length === 0) return;
-    const values = this.context.redis.mget(...keys);
-    // A failed read ahead is read again by the update itself, which then reports the failure.
-    values.catch(() => {});
-    const at = now;
-    // Entries no update consumed (an auto-allowed client's triplet) leave once too old.
-    for (const [key, entry] of this.prefetched) {
-      if (at - entry.at <= PREFETCH_MAX_AGE_MS) break;
-      this.prefetched.delete(key);
-    }
-    keys.forEach((key, index) => {
-      this.prefetched.delete(key);
-      this.prefetched.set(key, { at, values, index });
-    });
-  }
-
-  /** The stored value of an entry: from memory, from a fresh prefetch, else with one GET. */
-  private async firstRead(kind: EntryKind, entryKey: string): Promise<string | undefined> {
+  /** What this process knows of an entry before any round trip: held in memory, else a guess (absent). */
+  private firstValue(kind: EntryKind, entryKey: string): FirstValue {
     const cached = this.cached(kind, entryKey, Date.now());
-    if (cached !== undefined) return cached;
-    const value = await this.read(entryKey);
-    this.remember(kind, entryKey, value);
-    return value;
-  }
-
-  private async read(entryKey: string): Promise<string | undefined> {
-    const ahead = this.prefetched.get(entryKey);
-    if (ahead) {
-      this.prefetched.delete(entryKey);
-      if (Date.now() - ahead.at <= PREFETCH_MAX_AGE_MS) {
-        try {
-          return (await ahead.values)[ahead.index] ?? undefined;
-        } catch {
-          // read again below
-        }
-      }
-    }
-    return (await this.context.redis.get(entryKey)) ?? undefined;
+    return cached === undefined ? { value: '', read: false } : { value: cached, read: true };
   }
 
   /** Runs `task` once the updates of `id` queued before it in this process are done. */
@@ -329,74 +302,146 @@ export class RedisGreylistStore implements GreylistStore {
 
   /**
    * The compare-and-set loop of one entry: `step` runs the update on the stored value (undefined:
-   * absent) and gives its result and what to write (none: no write; value '' deletes).
+   * absent) and gives its result and what to write (none: no write; value '' deletes). It starts
+   * from `first` (by default the value held in memory, else the guess "absent", true of most entries
+   * a request touches: a new triplet, a new client). A guess is only ever acted on through a write,
+   * which compares it with what is stored: a wrong guess costs the round trip a read would have
+   * cost, and the step runs again on the value the write found. When the step writes nothing on a
+   * guess, the entry is read and the step runs again. With a `guard`, the write (and, when the
+   * guard's value is a guess, the result of a step that writes nothing) also needs the guard entry to
+   * hold `guard.value`; when it does not, the loop ends with the values now stored, for the caller.
    */
   private async compareAndSet<R>(
     kind: EntryKind,
     key: string,
     step: (stored: string | undefined) => { result: R; write?: { value: string; expiresAt: number; lastSeen: number; extraScore: string } },
-  ): Promise<R> {
+    first?: FirstValue,
+    guard?: Guard,
+  ): Promise<CasOutcome<R>> {
     const entryKey = kind.entry(key);
-    let stored = await this.firstRead(kind, entryKey);
-    for (let attempt = 1; ; attempt++) {
-      const { result, write } = step(stored);
-      if (!write) return result;
-      const reply = await PUT_ENTRY.run(
-        this.context.redis,
-        [entryKey, kind.bySeen, kind.byExpiry, kind.extra],
-        [stored ?? '', write.value, write.expiresAt, write.lastSeen, write.extraScore, key],
-      );
+    let { value: stored, read } = first ?? this.firstValue(kind, entryKey);
+    let guardRead = guard?.read ?? true;
+    for (let attempt = 1; ; ) {
+      const { result, write } = step(stored === '' ? undefined : stored);
+      if (!write) {
+        if (read && guardRead) return { result };
+        // Checked before it counts: the entry (and the guard) as stored.
+        const [value, guardValue] = guard
+          ? (await this.context.redis.mget(entryKey, guard.entryKey)).map((v) => v ?? '')
+          : [(await this.context.redis.get(entryKey)) ?? ''];
+        this.remember(kind, entryKey, value);
+        if (guard && guardValue !== guard.value) return { guardFailed: { value: value!, guard: guardValue! } };
+        stored = value!;
+        read = guardRead = true;
+        continue;
+      }
+      const keys = [entryKey, kind.bySeen, kind.byExpiry, kind.extra];
+      const args: (string | number)[] = [stored, write.value, write.expiresAt, write.lastSeen, write.extraScore, key];
+      if (guard) (keys.push(guard.entryKey), args.push(guard.value));
+      const reply = await PUT_ENTRY.run(this.context.redis, keys, args);
       if (typeof reply === 'number') {
         this.remember(kind, entryKey, write.value);
-        return result;
+        return { result };
       }
-      this.remember(kind, entryKey, reply === '' ? undefined : String(reply));
+      const [now = '', guardNow = ''] = (reply as unknown[]).map((v) => (v === null || v === undefined ? '' : String(v)));
+      this.remember(kind, entryKey, now);
+      if (guard && guardNow !== guard.value) return { guardFailed: { value: now, guard: guardNow } };
+      stored = now;
+      guardRead = true;
+      if (!read) {
+        read = true; // a wrong guess, not a collision: again at once
+        continue;
+      }
       if (attempt >= MAX_UPDATE_ATTEMPTS) throw new Error(`greylist entry ${key}: changed by other writers ${attempt} times in a row, update given up`);
-      stored = reply === '' ? undefined : String(reply);
       // Hosts colliding on this entry spread out: a random wait up to a bound doubling per attempt.
       await new Promise((resolve) => setTimeout(resolve, Math.random() * RETRY_SPREAD_MS * 2 ** (attempt - 1)));
+      attempt++;
     }
   }
 
-  updateTriplet<R>(
+  /** The compare-and-set step of a triplet update. */
+  private tripletStep<R>({ key, labels, update, expiresAt }: TripletUpdate<R>) {
+    return (stored: string | undefined) => {
+      const current = stored === undefined ? undefined : decodeTriplet(key, stored);
+      const state = current && { firstSeen: current.firstSeen, lastSeen: current.lastSeen, attempts: current.attempts, passedAt: current.passedAt };
+      const { next, result } = update(state);
+      if (next === state) return { result };
+      if (next === undefined) return { result, write: { value: '', expiresAt: 0, lastSeen: 0, extraScore: '' } };
+      const expiry = expiresAt(next);
+      // The labels stay those stored first, as the SQLite store keeps them.
+      const newline = stored?.indexOf('\n') ?? -1;
+      const storedLabels = stored === undefined ? encodeLabels(labels) : newline >= 0 ? stored.slice(newline) : '';
+      return {
+        result,
+        write: { value: encodeTriplet(next, expiry) + storedLabels, expiresAt: expiry, lastSeen: next.lastSeen, extraScore: next.passedAt === 0 ? expiryScore(expiry) : '' },
+      };
+    };
+  }
+
+  /** The compare-and-set step of a client update. */
+  private clientStep<R>({ key, update, expiresAt }: ClientUpdate<R>) {
+    return (stored: string | undefined) => {
+      const row = stored === undefined ? undefined : decodeClient(key, stored);
+      const current = row && { passes: row.passes, lastSeen: row.lastSeen };
+      const { next, result } = update(current);
+      if (next === current) return { result };
+      if (next === undefined) return { result, write: { value: '', expiresAt: 0, lastSeen: 0, extraScore: '' } };
+      const expiry = expiresAt(next);
+      return { result, write: { value: `${next.passes}:${next.lastSeen}:${expiry}`, expiresAt: expiry, lastSeen: next.lastSeen, extraScore: String(next.passes) } };
+    };
+  }
+
+  async updateTriplet<R>(
     key: string,
     labels: TripletLabels | undefined,
     update: (current: TripletState | undefined) => Update<TripletState, R>,
     expiresAt: (next: TripletState) => number,
   ): Promise<R> {
-    return this.inTurn(`t ${key}`, () =>
-      this.compareAndSet(this.triplets, key, (stored) => {
-        const current = stored === undefined ? undefined : decodeTriplet(key, stored);
-        const state = current && { firstSeen: current.firstSeen, lastSeen: current.lastSeen, attempts: current.attempts, passedAt: current.passedAt };
-        const { next, result } = update(state);
-        if (next === state) return { result };
-        if (next === undefined) return { result, write: { value: '', expiresAt: 0, lastSeen: 0, extraScore: '' } };
-        const expiry = expiresAt(next);
-        // The labels stay those stored first, as the SQLite store keeps them.
-        const newline = stored?.indexOf('\n') ?? -1;
-        const storedLabels = stored === undefined ? encodeLabels(labels) : newline >= 0 ? stored.slice(newline) : '';
-        return {
-          result,
-          write: { value: encodeTriplet(next, expiry) + storedLabels, expiresAt: expiry, lastSeen: next.lastSeen, extraScore: next.passedAt === 0 ? expiryScore(expiry) : '' },
-        };
-      }),
-    );
+    const step = this.tripletStep({ key, labels, update, expiresAt });
+    return resultOf(await this.inTurn(`t ${key}`, () => this.compareAndSet(this.triplets, key, step)));
   }
 
-  updateClient<R>(
+  async updateClient<R>(
     key: string,
     update: (current: ClientState | undefined) => Update<ClientState, R>,
     expiresAt: (next: ClientState) => number,
   ): Promise<R> {
-    return this.inTurn(`c ${key}`, () =>
-      this.compareAndSet(this.clients, key, (stored) => {
-        const row = stored === undefined ? undefined : decodeClient(key, stored);
-        const current = row && { passes: row.passes, lastSeen: row.lastSeen };
-        const { next, result } = update(current);
-        if (next === current) return { result };
-        if (next === undefined) return { result, write: { value: '', expiresAt: 0, lastSeen: 0, extraScore: '' } };
-        const expiry = expiresAt(next);
-        return { result, write: { value: `${next.passes}:${next.lastSeen}:${expiry}`, expiresAt: expiry, lastSeen: next.lastSeen, extraScore: String(next.passes) } };
+    const step = this.clientStep({ key, update, expiresAt });
+    return resultOf(await this.inTurn(`c ${key}`, () => this.compareAndSet(this.clients, key, step)));
+  }
+
+  /**
+   * One round trip for the usual first attempt (a client and a triplet neither held in memory, both
+   * guessed absent): the triplet's compare-and-set carries the client's entry as its guard, so the
+   * triplet is written only if the client's update saw what is stored. When the guard fails, the
+   * client's update runs again on the client's value the write found.
+   */
+  updateClientThenTriplet<C, T>(client: ClientUpdate<C>, proceed: (clientResult: C) => boolean, triplet: TripletUpdate<T>): Promise<ClientThenTriplet<C, T>> {
+    const clientStep = this.clientStep(client);
+    const tripletStep = this.tripletStep(triplet);
+    // Always the client's turn first, then the triplet's (nothing takes them the other way round).
+    return this.inTurn(`c ${client.key}`, () =>
+      this.inTurn(`t ${triplet.key}`, async () => {
+        const clientEntry = this.clients.entry(client.key);
+        let clientFirst = this.firstValue(this.clients, clientEntry);
+        let tripletFirst: FirstValue | undefined;
+        for (let attempt = 1; ; attempt++) {
+          const { result, write } = clientStep(clientFirst.value === '' ? undefined : clientFirst.value);
+          if (write || !proceed(result)) break; // the client settles it, or writes: the plain way below
+          const outcome = await this.compareAndSet(this.triplets, triplet.key, tripletStep, tripletFirst, { entryKey: clientEntry, ...clientFirst });
+          if ('result' in outcome) {
+            // The guard held: the client's result stands on what is stored.
+            return { client: result, triplet: { result: outcome.result } };
+          }
+          this.remember(this.clients, clientEntry, outcome.guardFailed.guard);
+          const wasRead = clientFirst.read;
+          clientFirst = { value: outcome.guardFailed.guard, read: true };
+          tripletFirst = { value: outcome.guardFailed.value, read: true };
+          if (wasRead && attempt >= MAX_UPDATE_ATTEMPTS) throw new Error(`greylist client ${client.key}: changed by other writers ${attempt} times in a row, update given up`);
+        }
+        const clientResult = resultOf(await this.compareAndSet(this.clients, client.key, clientStep, clientFirst));
+        if (!proceed(clientResult)) return { client: clientResult };
+        return { client: clientResult, triplet: { result: resultOf(await this.compareAndSet(this.triplets, triplet.key, tripletStep, tripletFirst)) } };
       }),
     );
   }

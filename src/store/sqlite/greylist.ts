@@ -13,12 +13,15 @@ import type { SqliteWriter } from './writer.js';
 import type {
   ClientRow,
   ClientState,
+  ClientThenTriplet,
+  ClientUpdate,
   GreylistStats,
   GreylistStore,
   TripletFilter,
   TripletLabels,
   TripletRow,
   TripletState,
+  TripletUpdate,
   Update,
 } from '../types.js';
 
@@ -159,6 +162,13 @@ export class SqliteGreylistStore implements GreylistStore {
     else (this.knownClients.add(key), this.clients.set(key, next));
     this.queue.putClient(key, next === undefined ? null : { state: next, expiresAt: expiresAt(next) });
     return result;
+  }
+
+  /** updateClient, then updateTriplet: one process writes this store, so nothing can come between them. */
+  async updateClientThenTriplet<C, T>(client: ClientUpdate<C>, proceed: (clientResult: C) => boolean, triplet: TripletUpdate<T>): Promise<ClientThenTriplet<C, T>> {
+    const clientResult = await this.updateClient(client.key, client.update, client.expiresAt);
+    if (!proceed(clientResult)) return { client: clientResult };
+    return { client: clientResult, triplet: { result: await this.updateTriplet(triplet.key, triplet.labels, triplet.update, triplet.expiresAt) } };
   }
 
   async listTriplets(filter: TripletFilter): Promise<TripletRow[]> {

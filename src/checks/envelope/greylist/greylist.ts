@@ -11,8 +11,9 @@ import type { Envelope } from '../../../core/task.js';
 import type { Config } from '../../../config/schema.js';
 import { loadClientAllowFiles, loadRecipientAllowFiles, type AllowMatch } from './allow-files.js';
 import { canonicalAddress, clientNetwork, normalizeRecipient, normalizeSender } from './normalize.js';
-import { checkClientAllowed, countClientPass, decideTriplet, type GreylistTiming } from './timing.js';
+import { checkClientAllowed, countClientPass, decideTriplet, type GreylistTiming, type TripletOutcome } from './timing.js';
 import { VERSION } from '../../../version.js';
+import type { TripletState } from '../../../store/types.js';
 
 /** How many recent message instances are remembered, so a message gets one X-Greylist header. */
 const RECENT_INSTANCES = 1024;
@@ -89,19 +90,21 @@ function createGreylist(config: Config, env: Parameters<CheckDescriptor['create'
     const normalizedRecipient = normalizeRecipient(recipient);
     const plainKey = `${clientNet}/${sender}/${normalizedRecipient}`;
     const key = settings.privacy ? hash(plainKey) : plainKey;
-    // A networked store reads both entries in one round trip.
-    store.greylist.prefetch?.({ triplet: key, ...(settings.auto_allow_clients > 0 ? { client: clientKey } : {}) });
-    if (settings.auto_allow_clients > 0) {
-      const allowed = await store.greylist.updateClient(
-        clientKey,
-        (current) => checkClientAllowed(current, now, settings.auto_allow_clients, timing.maxAge),
-        expiresTriplet,
-      );
-      if (allowed) return { note: 'client auto-allowed' };
-    }
-
     const labels = settings.privacy ? undefined : { clientNet, sender, recipient: normalizedRecipient };
-    const outcome = await store.greylist.updateTriplet(key, labels, (current) => decideTriplet(current, now, timing), expiresTriplet);
+    const tripletUpdate = { key, labels, update: (current: TripletState | undefined) => decideTriplet(current, now, timing), expiresAt: expiresTriplet };
+    let outcome: TripletOutcome;
+    if (settings.auto_allow_clients > 0) {
+      // Both in one store call: a networked store then needs one round trip for a new client's new triplet.
+      const decided = await store.greylist.updateClientThenTriplet(
+        { key: clientKey, update: (current) => checkClientAllowed(current, now, settings.auto_allow_clients, timing.maxAge), expiresAt: expiresTriplet },
+        (allowed) => !allowed,
+        tripletUpdate,
+      );
+      if (!decided.triplet) return { note: 'client auto-allowed' };
+      outcome = decided.triplet.result;
+    } else {
+      outcome = await store.greylist.updateTriplet(key, labels, tripletUpdate.update, expiresTriplet);
+    }
 
     switch (outcome.kind) {
       case 'new':
