@@ -177,6 +177,13 @@ export class GlobalTokenSnapshot {
     return new Promise((resolve) => this.settledWaiters.push(resolve));
   }
 
+  /** Forgets the copy and any load under way after a failure (`error`, kept for status()): lookups read SQL until the next load. */
+  invalidate(error: unknown): void {
+    this.failed(error);
+    this.discard();
+    this.drop();
+  }
+
   /** Stops for good (the store closes): the pending step is cancelled, the copy dropped. */
   stop(): void {
     this.stopped = true;

@@ -221,6 +221,24 @@ test('own learns, relearns and unlearns keep the copy exact and current, without
   assert.deepEqual(await counts({ bayes }, '', ['common']), [['common', 60, 60]]);
 }));
 
+test('a failure while following an own learn settles the learn all the same; the copy goes and lookups read SQL', withBayes({ chunkRows: 100 }, async ({ bayes, raw }) => {
+  await bayes.importCounts('', imported(500), { spam: 10, ham: 10 });
+  await bayes.lookup('', ['t00001']);
+  await turnsWhileLoading(bayes);
+  assert.equal(bayes.snapshotStatus().state, 'ready');
+  // The copy's follow-up of the next learn breaks (as a failing read of the learned tokens could).
+  const snapshot = (bayes as unknown as { snapshot: { afterOwnWrite: () => void } }).snapshot;
+  snapshot.afterOwnWrite = () => {
+    throw new Error('follow-up failed');
+  };
+  const outcome = await Promise.race([bayes.learn('', message('m1', 'spam', ['t00001', 'fresh'])), new Promise((resolve) => setTimeout(() => resolve('still pending after 5 s'), 5000))]);
+  assert.equal(outcome, 'learned');
+  const status = bayes.snapshotStatus();
+  assert.notEqual(status.state, 'ready', 'the copy was dropped');
+  assert.equal(status.lastError, 'follow-up failed');
+  await assertExact(bayes, raw, ['absent'], 'lookups after the failure give what is stored');
+}));
+
 test('a lookup between an own commit and its reply reads SQL and keeps the copy, which then follows the learn', withBayes({}, async ({ bayes, raw }) => {
   await bayes.learn('', message('m1', 'spam', ['cheap', 'pills']));
   await bayes.lookup('', ['cheap']);

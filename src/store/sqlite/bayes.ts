@@ -309,7 +309,15 @@ export class SqliteBayesStore implements BayesStore {
         (reply) => {
           // This reply is read: no longer pending for the copy (its load can finish in afterWrite).
           this.inFlight.delete(sent);
-          if (reply.bayesVersion !== undefined) this.afterWrite(reply.bayesVersion, batch.map((p) => p.write));
+          try {
+            if (reply.bayesVersion !== undefined) this.afterWrite(reply.bayesVersion, batch.map((p) => p.write));
+          } catch (error) {
+            // The learns are committed all the same; what is held in memory can no longer be
+            // trusted to follow them: it goes, and lookups read SQL until the next load.
+            this.dropCaches();
+            this.cachedVersion = -1;
+            this.snapshot.invalidate(error);
+          }
           batch.forEach((p, i) => p.resolve(reply.outcomes![i]!));
         },
         (error: Error) => batch.forEach((p) => p.reject(error)),
