@@ -108,8 +108,9 @@ export interface GreylistStore {
   /**
    * One greylist decision: `client` is updated first; then, when `proceed` says its result does not
    * settle the matter, `triplet`. The outcome is that of updateClient followed by updateTriplet, with
-   * one more guarantee: the triplet is written only while the client's entry still holds what the
-   * client's update saw. (A networked store needs that to do both in one round trip: see its notes.)
+   * one more guarantee when the client's update writes nothing (greylisting's check of an auto-allow
+   * tally): the triplet is written only while the client's entry still holds what that update saw.
+   * (A networked store needs that to do both in one round trip: see its notes.)
    */
   updateClientThenTriplet<C, T>(client: ClientUpdate<C>, proceed: (clientResult: C) => boolean, triplet: TripletUpdate<T>): Promise<ClientThenTriplet<C, T>>;
   listTriplets(filter: TripletFilter): Promise<TripletRow[]>;

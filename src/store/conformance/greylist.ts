@@ -265,6 +265,30 @@ export const greylistConformance: ConformancePart = (backend) => {
       }),
   );
 
+  test(
+    'greylist: a new client\'s first attempt is one round trip to Redis; a retry of a waiting triplet two',
+    { skip: backend.name !== 'redis' && 'counts the commands of one Redis server' },
+    () =>
+      fresh(backend, async ({ store }) => {
+        const redis = (store.greylist as unknown as { context: { redis: { sendCommand: (command: { name: string }) => unknown } } }).context.redis;
+        const sent: string[] = [];
+        const send = redis.sendCommand.bind(redis);
+        redis.sendCommand = (command) => (sent.push(command.name.toLowerCase()), send(command));
+        const notAllowed = (allowed: boolean): boolean => !allowed;
+        const attempt = (key: string) => ({ key, labels: undefined, update: countAttempt, expiresAt: expiresAfterMaxAge });
+        await store.greylist.updateClientThenTriplet(allowedAt(2, 'warm'), notAllowed, attempt('warm')); // loads the script
+        sent.length = 0;
+        assert.deepEqual(await store.greylist.updateClientThenTriplet(allowedAt(2, 'c'), notAllowed, attempt('k')), { client: false, triplet: { result: 1 } });
+        assert.deepEqual(sent, ['evalsha'], 'a new client and triplet: one compare-and-set');
+        sent.length = 0;
+        assert.deepEqual(await store.greylist.updateClientThenTriplet(allowedAt(2, 'c'), notAllowed, attempt('k')), { client: false, triplet: { result: 2 } });
+        assert.deepEqual(sent, ['evalsha', 'evalsha'], 'a waiting triplet (not held in memory): the guess fails, then the write');
+        sent.length = 0;
+        assert.equal(await store.greylist.updateTriplet('k2', undefined, countAttempt, expiresAfterMaxAge), 1);
+        assert.deepEqual(sent, ['evalsha'], 'a new triplet alone: one compare-and-set');
+      }),
+  );
+
   test('greylist: stats count triplets waiting and passed, clients, and clients at the auto-allow threshold', () =>
     fresh(backend, async ({ store }) => {
       assert.deepEqual(await store.greylist.stats(3), { triplets: 0, waiting: 0, passed: 0, clients: 0, autoAllowed: 0 });

@@ -7,8 +7,8 @@
 // MAX_UPDATE_ATTEMPTS times, then it throws). An update that writes nothing on a guess reads the
 // entry first. A new client's first attempt thus costs one round trip: the triplet's
 // compare-and-set also checks the client's entry (updateClientThenTriplet).
-// Updates of one key within this process run one after the other, so only other hosts can make a
-// compare-and-set fail.
+// Updates of one key within this process run one after the other, so a compare-and-set fails only
+// on a wrong guess or when another host wrote the entry.
 // Passed triplets and auto-allow clients read or written here are kept in memory (an LRU, each
 // entry at most CACHE_MAX_AGE_MS and never past its expiry), so a regular correspondent's mail
 // costs no round trip, as with the SQLite store. Another host can only refresh such an entry (a
@@ -414,7 +414,9 @@ export class RedisGreylistStore implements GreylistStore {
    * One round trip for the usual first attempt (a client and a triplet neither held in memory, both
    * guessed absent): the triplet's compare-and-set carries the client's entry as its guard, so the
    * triplet is written only if the client's update saw what is stored. When the guard fails, the
-   * client's update runs again on the client's value the write found.
+   * client's update runs again on the client's value the write found. A client update that writes
+   * (or whose result stops at the client) takes the plain way: its own compare-and-set, then the
+   * triplet's, unguarded (see GreylistStore.updateClientThenTriplet).
    */
   updateClientThenTriplet<C, T>(client: ClientUpdate<C>, proceed: (clientResult: C) => boolean, triplet: TripletUpdate<T>): Promise<ClientThenTriplet<C, T>> {
     const clientStep = this.clientStep(client);
@@ -437,7 +439,10 @@ export class RedisGreylistStore implements GreylistStore {
           const wasRead = clientFirst.read;
           clientFirst = { value: outcome.guardFailed.guard, read: true };
           tripletFirst = { value: outcome.guardFailed.value, read: true };
-          if (wasRead && attempt >= MAX_UPDATE_ATTEMPTS) throw new Error(`greylist client ${client.key}: changed by other writers ${attempt} times in a row, update given up`);
+          if (!wasRead) continue; // a wrong guess, not a collision: again at once
+          if (attempt >= MAX_UPDATE_ATTEMPTS) throw new Error(`greylist client ${client.key}: changed by other writers ${attempt} times in a row, update given up`);
+          // Another host changed the client meanwhile: the same random wait as a collision on one entry.
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * RETRY_SPREAD_MS * 2 ** (attempt - 1)));
         }
         const clientResult = resultOf(await this.compareAndSet(this.clients, client.key, clientStep, clientFirst));
         if (!proceed(clientResult)) return { client: clientResult };
