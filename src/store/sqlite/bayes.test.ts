@@ -231,7 +231,9 @@ test('a failure while following an own learn settles the learn all the same; the
   snapshot.afterOwnWrite = () => {
     throw new Error('follow-up failed');
   };
-  const outcome = await Promise.race([bayes.learn('', message('m1', 'spam', ['t00001', 'fresh'])), new Promise((resolve) => setTimeout(() => resolve('still pending after 5 s'), 5000))]);
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([bayes.learn('', message('m1', 'spam', ['t00001', 'fresh'])), new Promise((resolve) => (timer = setTimeout(() => resolve('still pending after 5 s'), 5000)))]);
+  clearTimeout(timer);
   assert.equal(outcome, 'learned');
   const status = bayes.snapshotStatus();
   assert.notEqual(status.state, 'ready', 'the copy was dropped');

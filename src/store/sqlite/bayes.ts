@@ -218,7 +218,7 @@ export class SqliteBayesStore implements BayesStore {
       const batch = tuples.slice(start, start + IMPORT_BATCH_ROWS);
       const last = start + IMPORT_BATCH_ROWS >= tuples.length;
       const reply = await this.writer.send({ kind: 'bayesImport', scope: normalised, rows: batch, messages: last ? messageCounts : { spam: 0, ham: 0 } });
-      this.afterWrite(reply.bayesVersion!, undefined);
+      this.followOwnWrite(reply.bayesVersion, undefined);
     }
   }
 
@@ -309,21 +309,35 @@ export class SqliteBayesStore implements BayesStore {
         (reply) => {
           // This reply is read: no longer pending for the copy (its load can finish in afterWrite).
           this.inFlight.delete(sent);
-          try {
-            if (reply.bayesVersion !== undefined) this.afterWrite(reply.bayesVersion, batch.map((p) => p.write));
-          } catch (error) {
-            // The learns are committed all the same; what is held in memory can no longer be
-            // trusted to follow them: it goes, and lookups read SQL until the next load.
-            this.dropCaches();
-            this.cachedVersion = -1;
-            this.snapshot.invalidate(error);
+          this.followOwnWrite(reply.bayesVersion, batch.map((p) => p.write));
+          const outcomes = reply.outcomes;
+          if (outcomes?.length !== batch.length) {
+            const error = new Error(`the writer answered ${outcomes?.length ?? 'no'} learn outcomes for ${batch.length} learns`);
+            batch.forEach((p) => p.reject(error));
+            return;
           }
-          batch.forEach((p, i) => p.resolve(reply.outcomes![i]!));
+          batch.forEach((p, i) => p.resolve(outcomes[i]!));
         },
         (error: Error) => batch.forEach((p) => p.reject(error)),
       );
       this.inFlight.add(sent);
       void sent.finally(() => this.inFlight.delete(sent));
+    }
+  }
+
+  /**
+   * afterWrite, never throwing: the write is committed whatever happens here, so its callers must
+   * hear so. On a failure what memory holds can no longer be trusted to follow the store: it goes,
+   * and lookups read SQL until the next load (the error is in snapshotStatus().lastError).
+   */
+  private followOwnWrite(version: number | undefined, learned: BayesLearnWrite[] | undefined): void {
+    if (version === undefined) return;
+    try {
+      this.afterWrite(version, learned);
+    } catch (error) {
+      this.dropCaches();
+      this.cachedVersion = -1;
+      this.snapshot.invalidate(error);
     }
   }
 
