@@ -67,7 +67,7 @@ export class Daemon {
     this.store = openStore(this.config.store, {
       onBackgroundError: (error) => {
         this.metrics.countError('store');
-        this.log.error({ err: error }, 'store background write failed');
+        this.log.error({ err: error }, 'store background work failed');
       },
       onStateChange: (status) => this.storeStateChanged(status),
     });

@@ -75,7 +75,7 @@ export class OfflineScanner {
     const shared = options.shared;
     this.ownsResources = shared === undefined;
     const log = shared?.log ?? createLogger(config.log.level === 'debug' ? 'debug' : 'warn', config.log.format, { write: (line: string) => process.stderr.write(line) }).log;
-    this.store = shared?.store ?? openStore(offline.store, { onBackgroundError: (error) => log.error({ err: error }, 'store background write failed'), waitForConnection: true });
+    this.store = shared?.store ?? openStore(offline.store, { onBackgroundError: (error) => log.error({ err: error }, 'store background work failed'), waitForConnection: true });
     this.dns = shared?.dns ?? resolverFromConfig(offline.dns);
     this.pipeline = new Pipeline(CHECKS, { config: offline, store: this.store, dns: this.dns, clock: this.clock, log });
     for (const problem of this.pipeline.problems) log.warn({ check: problem.check, problem: problem.message }, 'configuration problem (check keeps running)');

@@ -58,6 +58,8 @@ export interface SnapshotSource {
   ownWritesPending(): boolean;
   /** Called when a copy becomes usable. */
   onReady(): void;
+  /** Told of every failure that discards a load or the copy (lookups read the store until a later load). */
+  onFailure(error: Error): void;
 }
 
 /** For tests and diagnostics. */
@@ -321,6 +323,11 @@ export class GlobalTokenSnapshot {
 
   private failed(error: unknown): void {
     this.lastError = error instanceof Error ? error.message : String(error);
+    try {
+      this.source.onFailure(new Error(`Bayes: the in-memory copy of the global database failed; lookups read the store until it loads again: ${this.lastError}`));
+    } catch {
+      // the report is best effort: the copy is gone either way
+    }
   }
 }
 

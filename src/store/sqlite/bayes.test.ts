@@ -93,6 +93,8 @@ interface Subject {
   clock: { now: number };
   /** A connection of the test's own to the same file: the truth, and writes behind the store's back. */
   raw: Db;
+  /** What the store reported as failed background work. */
+  backgroundErrors: unknown[];
 }
 
 /** A Bayes store on a fresh database, its copy with these limits and a clock of the test's. */
@@ -102,10 +104,15 @@ function withBayes(limits: Partial<SnapshotLimits>, fn: (subject: Subject) => Pr
     const db = openDatabase(dir, 1000);
     const writer = new SqliteWriter({ databasePath: join(dir, DATABASE_FILE), busyTimeoutMs: 1000 }, (error) => assert.fail(String(error)));
     const clock = { now: 1_000_000 };
-    const bayes = new SqliteBayesStore(db, writer, { snapshot: { reloadIntervalMs: RELOAD_MS, ...limits }, now: () => clock.now });
+    const backgroundErrors: unknown[] = [];
+    const bayes = new SqliteBayesStore(db, writer, {
+      snapshot: { reloadIntervalMs: RELOAD_MS, ...limits },
+      now: () => clock.now,
+      onBackgroundError: (error) => backgroundErrors.push(error),
+    });
     const raw = openDatabaseFile(join(dir, DATABASE_FILE), 1000);
     try {
-      await fn({ bayes, dir, clock, raw });
+      await fn({ bayes, dir, clock, raw, backgroundErrors });
     } finally {
       bayes.stop();
       await bayes.sync();
@@ -221,7 +228,7 @@ test('own learns, relearns and unlearns keep the copy exact and current, without
   assert.deepEqual(await counts({ bayes }, '', ['common']), [['common', 60, 60]]);
 }));
 
-test('a failure while following an own learn settles the learn all the same; the copy goes and lookups read SQL', withBayes({ chunkRows: 100 }, async ({ bayes, raw }) => {
+test('a failure while following an own learn settles the learn all the same and is reported; the copy goes and lookups read SQL', withBayes({ chunkRows: 100 }, async ({ bayes, raw, backgroundErrors }) => {
   await bayes.importCounts('', imported(500), { spam: 10, ham: 10 });
   await bayes.lookup('', ['t00001']);
   await turnsWhileLoading(bayes);
@@ -238,6 +245,7 @@ test('a failure while following an own learn settles the learn all the same; the
   const status = bayes.snapshotStatus();
   assert.notEqual(status.state, 'ready', 'the copy was dropped');
   assert.equal(status.lastError, 'follow-up failed');
+  assert.deepEqual(backgroundErrors.map((e) => (e as Error).message), ['Bayes: the in-memory copy of the global database failed; lookups read the store until it loads again: follow-up failed'], 'reported, for the log and the metrics');
   await assertExact(bayes, raw, ['absent'], 'lookups after the failure give what is stored');
 }));
 

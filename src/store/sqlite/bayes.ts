@@ -72,7 +72,7 @@ export class SqliteBayesStore implements BayesStore {
   constructor(
     db: Db,
     private readonly writer: SqliteWriter,
-    options: { snapshot?: Partial<SnapshotLimits>; now?: () => number } = {},
+    options: { snapshot?: Partial<SnapshotLimits>; now?: () => number; onBackgroundError?: (error: unknown) => void } = {},
   ) {
     this.snapshotLimits = { ...SNAPSHOT_LIMITS, ...options.snapshot };
     this.getVersion = db.prepare(`SELECT CAST(value AS INTEGER) FROM meta WHERE key = '${BAYES_VERSION}'`).pluck();
@@ -98,6 +98,7 @@ export class SqliteBayesStore implements BayesStore {
         readRows: (scopeId, tokens, each) => this.readRows(scopeId, tokens, each),
         ownWritesPending: () => this.inFlight.size > 0,
         onReady: () => this.globalCache.clear(), // one copy in memory is enough
+        onFailure: (error) => options.onBackgroundError?.(error),
       },
       this.snapshotLimits,
       options.now,

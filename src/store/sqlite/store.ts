@@ -42,7 +42,7 @@ export class SqliteStore implements Store {
     this.bans = new SqliteBanStore(this.db, this.queue, this.writer);
     this.strikes = new SqliteStrikeStore(this.db, this.queue, this.writer);
     this.recipients = new SqliteRecipientStore(this.db, this.writer);
-    this.bayes = new SqliteBayesStore(this.db, this.writer);
+    this.bayes = new SqliteBayesStore(this.db, this.writer, { onBackgroundError });
   }
 
   /** An embedded database is always there. */
