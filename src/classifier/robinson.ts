@@ -149,7 +149,12 @@ export function verdictOf(probability: number, params: Pick<ClassifierParams, 's
  * Classifies a message from its distinct tokens and their counts (tokens never seen absent from
  * `counts`). Undefined (no verdict) until each class has min_messages learned messages.
  */
-export function classify(tokens: readonly string[], counts: ReadonlyMap<string, TokenCounts>, classes: ClassCounts, params: ClassifierParams): Classification | undefined {
+export function classify(
+  tokens: readonly string[],
+  counts: { get(token: string): TokenCounts | undefined },
+  classes: ClassCounts,
+  params: ClassifierParams,
+): Classification | undefined {
   if (classes.spamMessages < params.min_messages || classes.hamMessages < params.min_messages) return undefined;
   const { robs, robx, min_dev: minDev } = params;
   const unseenDeviation = Math.abs(robx - EVEN_ODDS);

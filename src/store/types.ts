@@ -358,6 +358,16 @@ export interface TokenCounts {
   ham: number;
 }
 
+/**
+ * What a Bayes lookup found: get(token) gives the counts of each token asked, undefined for one
+ * never seen. Only the tokens asked may be read from it (it can be a view of a larger table, as
+ * SQLite's in-memory copy of the global database is), and only at once: it may change with the
+ * next learn.
+ */
+export interface TokenCountsLookup {
+  get(token: string): TokenCounts | undefined;
+}
+
 export interface BayesCounts {
   spamMessages: number;
   hamMessages: number;
@@ -390,8 +400,8 @@ export interface LearnInput {
  */
 export interface BayesStore {
   counts(scope: string): Promise<BayesCounts>;
-  /** The counts of the given tokens; tokens never seen are absent from the map. */
-  lookup(scope: string, tokens: readonly string[]): Promise<Map<string, TokenCounts>>;
+  /** The counts of the given tokens (see TokenCountsLookup); none for a token never seen. */
+  lookup(scope: string, tokens: readonly string[]): Promise<TokenCountsLookup>;
   /**
    * Readies the global database for fast lookups ahead of the first message (SQLite: loads its
    * in-memory copy, step by step between other work); resolves when that is done or cannot be done

@@ -17,7 +17,7 @@
 // No Redis TTLs: tokens live as hash fields and go through maintenance.
 import type { RedisContext, PartialReport } from './context.js';
 import { RedisScript } from './script.js';
-import type { BayesClass, BayesCounts, BayesDump, BayesStore, BayesWarmOutcome, LearnInput, LearnOutcome, MaintenanceLimits, TokenCounts } from '../types.js';
+import type { BayesClass, BayesCounts, BayesDump, BayesStore, BayesWarmOutcome, LearnInput, LearnOutcome, MaintenanceLimits, TokenCounts, TokenCountsLookup } from '../types.js';
 
 /** Imported rows (and digests) sent per script or MULTI. */
 const IMPORT_BATCH_ROWS = 1000;
@@ -193,7 +193,7 @@ export class RedisBayesStore implements BayesStore {
       .sort();
   }
 
-  async lookup(scope: string, tokens: readonly string[]): Promise<Map<string, TokenCounts>> {
+  async lookup(scope: string, tokens: readonly string[]): Promise<TokenCountsLookup> {
     const found = new Map<string, TokenCounts>();
     if (tokens.length === 0) return found;
     const values = await this.context.redis.hmget(this.scopeKeys(normalisedScope(scope)).tokens, ...tokens);

@@ -17,7 +17,7 @@ import type { Db } from './database.js';
 import { BAYES_VERSION } from './rows.js';
 import type { SqliteWriter } from './writer.js';
 import type { BayesDigestRow, BayesImportRow, BayesLearnWrite } from './writer-protocol.js';
-import type { BayesCounts, BayesDump, BayesWarmOutcome, BayesStore, LearnInput, LearnOutcome, TokenCounts } from '../types.js';
+import type { BayesCounts, BayesDump, BayesWarmOutcome, BayesStore, LearnInput, LearnOutcome, TokenCounts, TokenCountsLookup } from '../types.js';
 
 /** Missing tokens are read with `token IN (?, ...)` queries of these sizes (in tokens), the smallest that fits; a chunk shorter than its query repeats its first token. */
 const LOOKUP_QUERY_SIZES = [10, 30, 100] as const;
@@ -118,8 +118,7 @@ export class SqliteBayesStore implements BayesStore {
     return this.getScopes.all() as string[];
   }
 
-  async lookup(scope: string, tokens: readonly string[]): Promise<Map<string, TokenCounts>> {
-    const found = new Map<string, TokenCounts>();
+  async lookup(scope: string, tokens: readonly string[]): Promise<TokenCountsLookup> {
     const version = this.currentVersion();
     if (version !== this.cachedVersion) {
       this.dropCaches();
@@ -127,15 +126,11 @@ export class SqliteBayesStore implements BayesStore {
     }
     const normalised = normalisedScope(scope);
     if (normalised === '') {
+      // The copy itself answers: copying the asked tokens' counts out of it cost as much again.
       const snapshot = this.snapshot.tokensAt(version);
-      if (snapshot) {
-        for (const token of tokens) {
-          const counts = snapshot.get(token);
-          if (counts !== undefined) found.set(token, counts);
-        }
-        return found;
-      }
+      if (snapshot) return snapshot;
     }
+    const found = new Map<string, TokenCounts>();
     const scopeId = this.scopeId(normalised);
     if (scopeId === undefined) return found;
     const cache = this.cacheOf(normalised, scopeId);
