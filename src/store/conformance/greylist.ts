@@ -262,6 +262,10 @@ export const greylistConformance: ConformancePart = (backend) => {
         await putClient(other.greylist, 'c4', { passes: 1, lastSeen: T });
         assert.deepEqual(await store.greylist.updateClientThenTriplet(allowedAt(2, 'c4'), notAllowed, attempt('k4')), { client: false, triplet: { result: 1 } });
         assert.equal((await read(other.greylist, 'k4'))?.attempts, 1);
+        // A triplet the other host wrote, a client nobody has: the guard holds, the triplet's guess does not.
+        assert.equal(await other.greylist.updateTriplet('k5', undefined, countAttempt, expiresAfterMaxAge), 1);
+        assert.deepEqual(await store.greylist.updateClientThenTriplet(allowedAt(2, 'c5'), notAllowed, attempt('k5')), { client: false, triplet: { result: 2 } });
+        assert.equal((await read(other.greylist, 'k5'))?.attempts, 2);
       }),
   );
 
