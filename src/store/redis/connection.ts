@@ -85,7 +85,11 @@ export class RedisConnection {
       // A command sent when the connection drops fails (the caller fails open) instead of being replayed later.
       maxRetriesPerRequest: options.waitForConnection ? 1 : 0,
       autoResubscribe: false,
-      enableAutoPipelining: true,
+      // Each command is written at once. Auto-pipelining held a turn's commands back until its end,
+      // so Redis waited while the daemon read the rest of the requests that came together: written
+      // at once, Redis works on the first ones meanwhile (bench:policy, one node on Redis, 'new':
+      // 10-13 % more requests/s at the same CPU per request).
+      enableAutoPipelining: false,
       retryStrategy: (attempt: number) => (this.closing ? null : reconnectDelayMs(attempt, maxDelayMs)),
       lazyConnect: false,
       // A failed connection is given up at once (the default waits 2 s more).
@@ -95,7 +99,7 @@ export class RedisConnection {
       const clusterOptions: ClusterOptions = {
         redisOptions: common,
         enableOfflineQueue: common.enableOfflineQueue,
-        enableAutoPipelining: true,
+        enableAutoPipelining: false, // as above
         clusterRetryStrategy: (attempt: number) => (this.closing ? null : reconnectDelayMs(attempt, maxDelayMs)),
       };
       this.client = new Cluster(settings.cluster.map(parseNode), clusterOptions);
