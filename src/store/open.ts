@@ -6,7 +6,7 @@ import { RedisStore } from './redis/store.js';
 import type { Store, StoreStatus } from './types.js';
 
 export interface OpenStoreOptions {
-  /** Errors of background writes no caller waits for. */
+  /** Errors of background work no caller waits for (writes; SQLite's in-memory Bayes copy). */
   onBackgroundError?: (error: unknown) => void;
   /** Redis: told when the store becomes unreachable or reachable again. */
   onStateChange?: (status: StoreStatus) => void;

@@ -365,7 +365,7 @@ export interface TokenCounts {
  * next learn.
  */
 export interface TokenCountsLookup {
-  get(token: string): TokenCounts | undefined;
+  get(token: string): Readonly<TokenCounts> | undefined;
 }
 
 export interface BayesCounts {

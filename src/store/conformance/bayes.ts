@@ -29,7 +29,6 @@ export const bayesConformance: ConformancePart = (backend) => {
       assert.deepEqual(await bayes.counts(''), { spamMessages: 0, hamMessages: 0, tokens: 0 });
       assert.deepEqual(await bayes.scopes(), []);
       assert.deepEqual(await lookup(store, '', ['anything']), []);
-      assert.equal((await bayes.lookup('', [])).get('anything'), undefined);
 
       assert.equal(await bayes.learn('', message('m1', 'spam', ['cheap', 'pills', 'subject:offer', 'cheap'])), 'learned');
       assert.deepEqual(await bayes.counts(''), { spamMessages: 1, hamMessages: 0, tokens: 3 }, 'a token counts once per message');

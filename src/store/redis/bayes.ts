@@ -17,6 +17,7 @@
 // No Redis TTLs: tokens live as hash fields and go through maintenance.
 import type { RedisContext, PartialReport } from './context.js';
 import { RedisScript } from './script.js';
+import { runPipeline } from './pipeline.js';
 import type { BayesClass, BayesCounts, BayesDump, BayesStore, BayesWarmOutcome, LearnInput, LearnOutcome, MaintenanceLimits, TokenCounts, TokenCountsLookup } from '../types.js';
 
 /** Imported rows (and digests) sent per script or MULTI. */
@@ -186,10 +187,19 @@ export class RedisBayesStore implements BayesStore {
 
   async scopes(): Promise<string[]> {
     const scopes = await this.context.redis.smembers(this.scopesKey);
-    const counted = await Promise.all(scopes.map(async (scope) => ({ scope, counts: await this.counts(scope) })));
-    return counted
-      .filter(({ counts }) => counts.spamMessages > 0 || counts.hamMessages > 0 || counts.tokens > 0)
-      .map(({ scope }) => scope)
+    if (scopes.length === 0) return [];
+    // Whether each holds anything: its message counts and token count, all in one round trip.
+    const pipeline = this.context.redis.pipeline();
+    for (const scope of scopes) {
+      const keys = this.scopeKeys(normalisedScope(scope));
+      pipeline.hmget(keys.messages, 'spam', 'ham').hlen(keys.tokens);
+    }
+    const replies = await runPipeline(pipeline);
+    return scopes
+      .filter((_, i) => {
+        const [spam, ham] = replies[2 * i] as (string | null)[];
+        return Number(spam ?? 0) > 0 || Number(ham ?? 0) > 0 || Number(replies[2 * i + 1]) > 0;
+      })
       .sort();
   }
 

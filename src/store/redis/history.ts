@@ -52,6 +52,7 @@
 import { randomBytes } from 'node:crypto';
 import type { RedisContext, PartialReport } from './context.js';
 import { RedisScript, type ScriptArg } from './script.js';
+import { runPipeline as run } from './pipeline.js';
 import { ACTIONS, checkCount, checkStatsQuery, DEFAULT_LIMIT, withNullSenderShown } from '../history-rules.js';
 import type { CountedValue, HistoryFilter, HistoryStore, MaintenanceLimits, StatsQuery, StatsReport } from '../types.js';
 import type { ResultRecord } from '../../core/result.js';
@@ -373,17 +374,6 @@ interface Queued {
   /** Its place in the order of add() calls (1, 2, ...), for flush(). */
   seq: number;
   refusals: number;
-}
-
-type Pipeline = ReturnType<RedisContext['redis']['pipeline']>;
-
-/** Runs a pipeline; resolves with each command's reply, or rejects with the first error. */
-async function run(pipeline: Pipeline): Promise<unknown[]> {
-  const replies = (await pipeline.exec()) ?? [];
-  return replies.map(([error, reply]) => {
-    if (error) throw error;
-    return reply;
-  });
 }
 
 const isRefusal = (error: unknown): boolean => error instanceof Error && error.name === 'ReplyError';

@@ -17,6 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { canonicalNetwork } from '../../lists/entry.js';
 import type { RedisContext, PartialReport } from './context.js';
 import { RedisScript } from './script.js';
+import { runPipeline } from './pipeline.js';
 import { MAX_STRIKES_KEPT } from '../sqlite/strikes.js';
 import type { MaintenanceLimits, StrikeRow, StrikeStore } from '../types.js';
 
@@ -144,7 +145,10 @@ export class RedisStrikeStore implements StrikeStore {
 
   /** The tallies of these (address, reason) pairs with their expiry; those gone through their TTL are left out. */
   private async readTallies(pairs: { address: string; reason: string; expiresAt: number }[]): Promise<StrikeRow[]> {
-    const timesOf = await Promise.all(pairs.map(({ address, reason }) => this.context.redis.zrange(this.tallyKey(address, reason), 0, -1, 'WITHSCORES')));
+    if (pairs.length === 0) return [];
+    const pipeline = this.context.redis.pipeline();
+    for (const { address, reason } of pairs) pipeline.zrange(this.tallyKey(address, reason), 0, -1, 'WITHSCORES');
+    const timesOf = (await runPipeline(pipeline)) as string[][];
     const rows: StrikeRow[] = [];
     pairs.forEach((pair, i) => {
       const flat = timesOf[i]!;

@@ -181,6 +181,7 @@ export class GlobalTokenSnapshot {
 
   /** Forgets the copy and any load under way after a failure (`error`, kept for status()): lookups read SQL until the next load. */
   invalidate(error: unknown): void {
+    if (this.stopped) return;
     this.failed(error);
     this.discard();
     this.drop();
@@ -324,7 +325,7 @@ export class GlobalTokenSnapshot {
   private failed(error: unknown): void {
     this.lastError = error instanceof Error ? error.message : String(error);
     try {
-      this.source.onFailure(new Error(`Bayes: the in-memory copy of the global database failed; lookups read the store until it loads again: ${this.lastError}`));
+      this.source.onFailure(new Error(`Bayes: the in-memory copy of the global database failed; lookups read the store until it loads again: ${this.lastError}`, { cause: error }));
     } catch {
       // the report is best effort: the copy is gone either way
     }

@@ -324,7 +324,8 @@ export class SqliteBayesStore implements BayesStore {
   /**
    * afterWrite, never throwing: the write is committed whatever happens here, so its callers must
    * hear so. On a failure what memory holds can no longer be trusted to follow the store: it goes,
-   * and lookups read SQL until the next load (the error is in snapshotStatus().lastError).
+   * and lookups read SQL until the next load (the error is reported as background work that
+   * failed, and kept in snapshotStatus().lastError).
    */
   private followOwnWrite(version: number | undefined, learned: BayesLearnWrite[] | undefined): void {
     if (version === undefined) return;
