@@ -424,7 +424,7 @@ function report(results: Results): string {
     lines.push(
       `- **Speed.** bogofilter takes ${fmt(budget)} µs per message, everything included. Rempart spends ${perMessage(p.readAndParse)} reading and parsing alone ` +
         '(src/mime/parse.ts on postal-mime, shared by every content check in the daemon), and the store\'s counts and lookup ' +
-        `${perMessage(p.lookup)} (src/store/sqlite/bayes.ts: the message counts by SQL, the tokens from the in-memory copy); tokenizing and combining take ${perMessage(p.tokenize + p.classify)} ` +
+        `${perMessage(p.lookup)} (src/store/sqlite/bayes.ts: the message counts by SQL; the lookup hands over the in-memory copy of the global database, which the combining then reads); tokenizing and combining take ${perMessage(p.tokenize + p.classify)} ` +
         '(the tokenizing includes the HTML and URL analyses, which the daemon\'s other content checks share).',
     );
     const errors = (run: ToolRun, kind: 'spam' | 'ham') =>
