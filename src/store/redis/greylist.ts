@@ -152,6 +152,9 @@ const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
 const yieldToRequests = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/** The random wait after the `attempt`-th collision with another host: up to a bound doubling per attempt. */
+const spreadOut = (attempt: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.random() * RETRY_SPREAD_MS * 2 ** (attempt - 1)));
+
 /** The first value of a compare-and-set: what is stored, or only believed to be (a guess). */
 interface FirstValue {
   /** '' when absent. */
@@ -354,7 +357,7 @@ export class RedisGreylistStore implements GreylistStore {
       }
       if (attempt >= MAX_UPDATE_ATTEMPTS) throw new Error(`greylist entry ${key}: changed by other writers ${attempt} times in a row, update given up`);
       // Hosts colliding on this entry spread out: a random wait up to a bound doubling per attempt.
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * RETRY_SPREAD_MS * 2 ** (attempt - 1)));
+      await spreadOut(attempt);
       attempt++;
     }
   }
@@ -442,7 +445,7 @@ export class RedisGreylistStore implements GreylistStore {
           if (!wasRead) continue; // a wrong guess, not a collision: again at once
           if (attempt >= MAX_UPDATE_ATTEMPTS) throw new Error(`greylist client ${client.key}: changed by other writers ${attempt} times in a row, update given up`);
           // Another host changed the client meanwhile: the same random wait as a collision on one entry.
-          await new Promise((resolve) => setTimeout(resolve, Math.random() * RETRY_SPREAD_MS * 2 ** (attempt - 1)));
+          await spreadOut(attempt);
         }
         const clientResult = resultOf(await this.compareAndSet(this.clients, client.key, clientStep, clientFirst));
         if (!proceed(clientResult)) return { client: clientResult };
