@@ -158,29 +158,50 @@ export function classify(
   if (classes.spamMessages < params.min_messages || classes.hamMessages < params.min_messages) return undefined;
   const { robs, robx, min_dev: minDev } = params;
   const unseenDeviation = Math.abs(robx - EVEN_ODDS);
-  const significant: SignificantToken[] = [];
+  // tokenProbability() written out, its message counts taken once: this loop runs for every token.
+  const spamMessages = Math.max(1, classes.spamMessages);
+  const hamMessages = Math.max(1, classes.hamMessages);
+  const prior = robs * robx;
+  /** Position in `tokens` of each significant token, its f(w) and its deviation |f(w) − 0.5|. */
+  const positions: number[] = [];
+  const fs: number[] = [];
   const deviations: number[] = [];
-  for (const token of tokens) {
-    const found = counts.get(token);
-    // A token never seen has f = robx: significant for all or for none, usually none.
-    if (found === undefined && unseenDeviation <= minDev) continue;
-    const f = tokenProbability(found, classes, robs, robx);
+  for (let position = 0; position < tokens.length; position++) {
+    const found = counts.get(tokens[position]!);
+    let f: number;
+    if (found === undefined) {
+      // A token never seen has f = robx: significant for all or for none, usually none.
+      if (unseenDeviation <= minDev) continue;
+      f = robx;
+    } else {
+      const spam = Math.min(found.spam, spamMessages);
+      const ham = Math.min(found.ham, hamMessages);
+      const n = spam + ham;
+      if (n <= 0) {
+        f = robx;
+      } else {
+        const spamRate = spam / spamMessages;
+        const p = spamRate / (spamRate + ham / hamMessages);
+        f = (prior + n * p) / (robs + n);
+      }
+    }
     const deviation = Math.abs(f - EVEN_ODDS);
     if (deviation > minDev) {
-      significant.push({ token, f });
+      positions.push(position);
+      fs.push(f);
       deviations.push(deviation);
     }
   }
   // Most significant first; equally significant tokens stay in the message's order (a stable sort).
-  const order = Array.from(significant.keys());
+  const order = Array.from(deviations.keys());
   order.sort((a, b) => deviations[b]! - deviations[a]!);
   const chosen: SignificantToken[] = [];
   const probabilities: number[] = [];
   const limit = Math.min(order.length, Math.max(0, Math.floor(params.max_tokens)));
   for (let i = 0; i < limit; i++) {
-    const entry = significant[order[i]!]!;
-    chosen.push(entry);
-    probabilities.push(entry.f);
+    const index = order[i]!;
+    chosen.push({ token: tokens[positions[index]!]!, f: fs[index]! });
+    probabilities.push(fs[index]!);
   }
   if (chosen.length === 0) return { probability: EVEN_ODDS, evidence: 0, verdict: 'unsure', significantTokens: [] };
   const { probability, evidence } = combineWithEvidence(probabilities);

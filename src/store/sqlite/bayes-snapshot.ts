@@ -1,5 +1,6 @@
 // A complete in-memory copy of the global Bayes database's token counts (scope ''), for bayes.ts:
-// while it is valid, a global lookup is Map access only, present and absent tokens alike, no SQL.
+// while it is valid, a global lookup reads a hash table in memory only (token-count-table.ts),
+// present and absent tokens alike, no SQL.
 // It holds the counts of one meta.bayes_version and is used only while that is the current one;
 // otherwise (loading, stale, the table above GLOBAL_SNAPSHOT_MAX_TOKENS) bayes.ts's LRU cache and
 // SQL serve: slower, never stale.
@@ -14,7 +15,8 @@
 //   once, and loaded again by a later global lookup, at most once per SNAPSHOT_RELOAD_INTERVAL_MS.
 import type { Db } from './database.js';
 import type { BayesLearnWrite } from './writer-protocol.js';
-import type { TokenCounts } from '../types.js';
+import type { TokenCountsLookup } from '../types.js';
+import { TokenCountTable } from './token-count-table.js';
 
 export interface SnapshotLimits {
   /** The copy is made only while the global table holds at most this many tokens. */
@@ -28,8 +30,8 @@ export interface SnapshotLimits {
 }
 
 /**
- * Tokens kept in memory at most: about 105 bytes each (measured on Node 20, 64-bit: the Map entry,
- * the token string of some 15 characters, the { spam, ham } object), so 500,000 cost ~52 MB.
+ * Tokens kept in memory at most: 32 to 64 bytes each (token-count-table.ts: 16-byte slots, the table
+ * between a quarter and half full), so 500,000 cost 16 to 32 MB.
  */
 const GLOBAL_SNAPSHOT_MAX_TOKENS = 500_000; // tokens: five times a database trained on 3,000 messages (~100,000)
 /** Rows per loading step: some 2.5 to 6 ms of one turn of the event loop (1.3 µs per row measured on an idle core, up to 3 on a busy one), which the policy server's replies can wait. */
@@ -77,7 +79,7 @@ export interface SnapshotStatus {
 }
 
 interface Load {
-  readonly tokens: Map<string, TokenCounts>;
+  readonly tokens: TokenCountTable;
   readonly scopeId: number;
   /** The last token read: the next chunk starts after it (undefined before the first). */
   after: string | undefined;
@@ -91,7 +93,7 @@ interface Load {
 
 export class GlobalTokenSnapshot {
   /** The copy: every global token's counts, valid at `version`. */
-  private tokens: Map<string, TokenCounts> | undefined;
+  private tokens: TokenCountTable | undefined;
   private version = -1;
   private scopeId = -1;
   private load: Load | undefined;
@@ -126,7 +128,7 @@ export class GlobalTokenSnapshot {
    * The copy to serve a global lookup at `version` (read just before) from, or undefined: then the
    * caller's LRU and SQL serve. Starts a load, or runs one step of the one under way.
    */
-  tokensAt(version: number): ReadonlyMap<string, TokenCounts> | undefined {
+  tokensAt(version: number): TokenCountsLookup | undefined {
     if (this.stopped) return undefined;
     if (this.tokens) {
       if (version === this.version) return this.tokens;
@@ -217,7 +219,7 @@ export class GlobalTokenSnapshot {
       const version = this.source.version();
       this.tooLarge = ((this.countTokens.get(scopeId) as number | undefined) ?? 0) > this.limits.maxTokens;
       if (this.tooLarge) return;
-      this.load = { tokens: new Map(), scopeId, after: undefined, done: false, version, touched: new Set() };
+      this.load = { tokens: new TokenCountTable(), scopeId, after: undefined, done: false, version, touched: new Set() };
       this.loads++;
     } catch (error) {
       return this.failed(error);
@@ -233,7 +235,7 @@ export class GlobalTokenSnapshot {
         if (this.source.version() !== load.version && !this.source.ownWritesPending()) return this.discard(); // another process wrote
         const { chunkRows } = this.limits;
         const rows = (load.after === undefined ? this.firstChunk.all(load.scopeId, chunkRows) : this.nextChunk.all(load.scopeId, load.after, chunkRows)) as [string, number, number][];
-        for (const [token, spam, ham] of rows) load.tokens.set(token, { spam, ham });
+        for (const [token, spam, ham] of rows) load.tokens.set(token, spam, ham);
         this.chunks++;
         if (load.tokens.size > this.limits.maxTokens) {
           this.tooLarge = true;
@@ -290,15 +292,14 @@ export class GlobalTokenSnapshot {
   }
 
   /** Replaces the counts of `tokens` in `copy` with their stored rows (removing those without); returns true. */
-  private reread(copy: Map<string, TokenCounts>, scopeId: number, tokens: readonly string[]): boolean {
+  private reread(copy: TokenCountTable, scopeId: number, tokens: readonly string[]): boolean {
     if (tokens.length === 0) return true;
-    const stored = new Map<string, TokenCounts>();
-    this.source.readRows(scopeId, tokens, (token, spam, ham) => stored.set(token, { spam, ham }));
-    for (const token of tokens) {
-      const counts = stored.get(token);
-      if (counts) copy.set(token, counts);
-      else copy.delete(token);
-    }
+    const stored = new Set<string>();
+    this.source.readRows(scopeId, tokens, (token, spam, ham) => {
+      copy.set(token, spam, ham);
+      stored.add(token);
+    });
+    for (const token of tokens) if (!stored.has(token)) copy.delete(token);
     return true;
   }
 
