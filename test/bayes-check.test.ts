@@ -79,9 +79,9 @@ test('no opinion before min_messages, then spam and ham with scaled scores, X-Sp
 test('bayesSymbol: half the score at the cutoff, all of it at certainty, nothing when unsure', () => {
   const settings = resolveComputedDefaults(parseConfigText('', 'test.yaml')).bayes;
   assert.deepEqual(bayesSymbol({ probability: 1, verdict: 'spam' }, settings)?.score, 5);
-  assert.deepEqual(bayesSymbol({ probability: 0.99, verdict: 'spam' }, settings)?.score, 2.5);
+  assert.deepEqual(bayesSymbol({ probability: settings.spam_cutoff, verdict: 'spam' }, settings)?.score, 2.5);
   assert.deepEqual(bayesSymbol({ probability: 0, verdict: 'ham' }, settings)?.score, -3);
-  assert.deepEqual(bayesSymbol({ probability: 0.05, verdict: 'ham' }, settings)?.score, -1.5);
+  assert.deepEqual(bayesSymbol({ probability: settings.ham_cutoff, verdict: 'ham' }, settings)?.score, -1.5);
   assert.equal(bayesSymbol({ probability: 0.7, verdict: 'unsure' }, settings), undefined);
 });
 
