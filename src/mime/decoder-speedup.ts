@@ -51,6 +51,7 @@ const NEWLINE: Uint8Array = textEncoder.encode('\n');
 
 function bytesOf(part: ChunkPart): Uint8Array {
   if (typeof part === 'string') return part === '\n' ? NEWLINE : textEncoder.encode(part);
+  if (part instanceof Uint8Array) return part; // most chunks: no new view per line
   if (ArrayBuffer.isView(part)) return new Uint8Array(part.buffer, part.byteOffset, part.byteLength);
   return new Uint8Array(part); // an ArrayBuffer (of any realm)
 }
