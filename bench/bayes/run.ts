@@ -25,7 +25,7 @@ import { bogofilterClassify, bogofilterCutoffs, bogofilterLearn, bogofilterParam
 import { loadCorpus } from './corpus.js';
 import { writeSplit, type SplitMessage } from './split-files.js';
 import { crossValidate, prepareCrossValidation, type Example } from './cross-validation.js';
-import { oneMinusRocaPercent, outcome, verdictFor, worstMessageShares, type Outcome, type Scored } from './metrics.js';
+import { oneMinusRocaPercent, outcome, verdictFor, worstMessageShares, type Cutoffs, type Outcome, type Scored } from './metrics.js';
 import { COST, costAt, DEFAULT_GRID, NEAR_MISS, SPAM_CUTOFF_FLOOR, tune, type Candidate } from './tune.js';
 
 const usage = `npm run bench:bayes -- [options]
@@ -37,6 +37,8 @@ const usage = `npm run bench:bayes -- [options]
   --folds N                folds of the cross-validation (default 5)
   --seeds N                partitions into folds averaged for the token-family comparison (default 4)
   --set KEY=VALUE,...      override parameters (robs, robx, min_dev, max_tokens, spam_cutoff, ham_cutoff)
+  --rounds N               timed classification rounds after an untimed one, the tools taking turns; speeds are the
+                           median round (default 7)
   --no-bogofilter          do not run bogofilter
   --write / --no-write     update docs/benchmarks.md (default: write)
   --doc FILE               the file to update (default docs/benchmarks.md)
@@ -61,6 +63,7 @@ interface Plan {
   tune: boolean;
   folds: number;
   seeds: number;
+  rounds: number;
   overrides: Partial<ClassifierParams>;
   bogofilter: boolean;
   write: boolean;
@@ -77,6 +80,7 @@ function parsePlan(argv: string[]): Plan {
       folds: { type: 'string' },
       seeds: { type: 'string' },
       set: { type: 'string' },
+      rounds: { type: 'string' },
       'no-bogofilter': { type: 'boolean', default: false },
       write: { type: 'boolean' },
       'no-write': { type: 'boolean', default: false },
@@ -108,6 +112,7 @@ function parsePlan(argv: string[]): Plan {
     tune: values.tune ?? false,
     folds: whole('folds', values.folds, 5, 2),
     seeds: whole('seeds', values.seeds, 4, 1),
+    rounds: whole('rounds', values.rounds, 7, 1),
     overrides,
     bogofilter: !values['no-bogofilter'],
     write: values['no-write'] ? false : (values.write ?? true),
@@ -171,7 +176,10 @@ interface ToolRun {
   name: string;
   version: string;
   trainSeconds: number;
+  /** The median of the rounds' classification times. */
   classifySeconds: number;
+  /** Each round's classification time, in the order run. */
+  roundSeconds: number[];
   scored: Scored[];
   outcome: Outcome;
 }
@@ -187,7 +195,26 @@ interface RempartRun extends ToolRun {
   meanSignificant: number;
 }
 
-async function runRempart(train: SplitMessage[], test: SplitMessage[], params: ClassifierParams, directory: string): Promise<RempartRun> {
+/** Rempart trained and its store warm, ready for classification rounds. */
+interface PreparedRempart {
+  store: ReturnType<typeof openStore>;
+  trainSeconds: number;
+  warmSeconds: number;
+  learnOutcomes: Partial<Record<LearnOutcome, number>>;
+  database: { spamMessages: number; hamMessages: number; tokens: number };
+}
+
+/** One classification of the whole test half. */
+interface RempartRound {
+  seconds: number;
+  phases: RempartRun['phases'];
+  scored: Scored[];
+  meanTokens: number;
+  meanSignificant: number;
+}
+
+/** Opens a fresh SQLite store in `directory`, learns the training half and copies the database into memory, as the daemon does at start-up. */
+async function prepareRempart(train: SplitMessage[], directory: string): Promise<PreparedRempart> {
   const store = openStore({ ...parseConfigText('', 'bench').store, backend: 'sqlite', path: directory, maintenance_interval: STORE_MAINTENANCE_S, timeout: STORE_TIMEOUT_S });
   try {
     const learnOutcomes: Partial<Record<LearnOutcome, number>> = {};
@@ -210,74 +237,97 @@ async function runRempart(train: SplitMessage[], test: SplitMessage[], params: C
     const warmStart = performance.now();
     await store.bayes.warm();
     const warmSeconds = (performance.now() - warmStart) / 1000;
-
-    const phases = { readAndParse: 0, tokenize: 0, lookup: 0, classify: 0 };
-    const scored: Scored[] = [];
-    let tokenTotal = 0;
-    let significantTotal = 0;
-    const classifyStart = performance.now();
-    for (const message of test) {
-      const t0 = performance.now();
-      const parsed = await parseMessage(readFileSync(message.file));
-      const t1 = performance.now();
-      const tokens = tokenize(parsed);
-      const t2 = performance.now();
-      const counts = await store.bayes.counts('');
-      const found = await store.bayes.lookup('', tokens);
-      const t3 = performance.now();
-      const result = classify(tokens, found, counts, params);
-      const t4 = performance.now();
-      phases.readAndParse += t1 - t0;
-      phases.tokenize += t2 - t1;
-      phases.lookup += t3 - t2;
-      phases.classify += t4 - t3;
-      if (result === undefined) throw new Error(`Rempart gave no verdict: the training half has fewer than min_messages (${params.min_messages}) of a class`);
-      tokenTotal += tokens.length;
-      significantTotal += result.significantTokens.length;
-      scored.push({ id: message.id, kind: message.kind, score: result.probability, evidence: result.evidence, verdict: result.verdict });
-    }
-    const classifySeconds = (performance.now() - classifyStart) / 1000;
-    for (const key of Object.keys(phases) as Array<keyof typeof phases>) phases[key] /= 1000;
-    const version = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).version as string;
-    return {
-      name: 'rempart',
-      version: `rempart ${version}`,
-      trainSeconds,
-      warmSeconds,
-      classifySeconds,
-      scored,
-      outcome: outcome(scored),
-      phases,
-      learnOutcomes,
-      database,
-      meanTokens: tokenTotal / test.length,
-      meanSignificant: significantTotal / test.length,
-    };
-  } finally {
+    return { store, trainSeconds, warmSeconds, learnOutcomes, database };
+  } catch (error) {
     await store.close();
+    throw error;
   }
 }
 
-async function runBogofilter(train: SplitMessage[], test: SplitMessage[], directory: string, version: string): Promise<ToolRun & { parameters: Record<string, number> }> {
+/** Classifies the test half once through the daemon's code path, timing each step. */
+async function classifyRempart(prepared: PreparedRempart, test: SplitMessage[], params: ClassifierParams): Promise<RempartRound> {
+  const { store } = prepared;
+  const phases = { readAndParse: 0, tokenize: 0, lookup: 0, classify: 0 };
+  const scored: Scored[] = [];
+  let tokenTotal = 0;
+  let significantTotal = 0;
+  const classifyStart = performance.now();
+  for (const message of test) {
+    const t0 = performance.now();
+    const parsed = await parseMessage(readFileSync(message.file));
+    const t1 = performance.now();
+    const tokens = tokenize(parsed);
+    const t2 = performance.now();
+    const counts = await store.bayes.counts('');
+    const found = await store.bayes.lookup('', tokens);
+    const t3 = performance.now();
+    const result = classify(tokens, found, counts, params);
+    const t4 = performance.now();
+    phases.readAndParse += t1 - t0;
+    phases.tokenize += t2 - t1;
+    phases.lookup += t3 - t2;
+    phases.classify += t4 - t3;
+    if (result === undefined) throw new Error(`Rempart gave no verdict: the training half has fewer than min_messages (${params.min_messages}) of a class`);
+    tokenTotal += tokens.length;
+    significantTotal += result.significantTokens.length;
+    scored.push({ id: message.id, kind: message.kind, score: result.probability, evidence: result.evidence, verdict: result.verdict });
+  }
+  const seconds = (performance.now() - classifyStart) / 1000;
+  for (const key of Object.keys(phases) as Array<keyof typeof phases>) phases[key] /= 1000;
+  return { seconds, phases, scored, meanTokens: tokenTotal / test.length, meanSignificant: significantTotal / test.length };
+}
+
+/** Rempart's run from its rounds: the first round's verdicts (every round gives the same), the median round's time and each step's median. */
+function rempartRun(prepared: PreparedRempart, rounds: RempartRound[]): RempartRun {
+  const first = rounds[0]!;
+  const phaseMedian = (key: keyof RempartRun['phases']) => median(rounds.map((round) => round.phases[key]));
+  const version = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).version as string;
+  return {
+    name: 'rempart',
+    version: `rempart ${version}`,
+    trainSeconds: prepared.trainSeconds,
+    warmSeconds: prepared.warmSeconds,
+    classifySeconds: median(rounds.map((round) => round.seconds)),
+    roundSeconds: rounds.map((round) => round.seconds),
+    scored: first.scored,
+    outcome: outcome(first.scored),
+    phases: { readAndParse: phaseMedian('readAndParse'), tokenize: phaseMedian('tokenize'), lookup: phaseMedian('lookup'), classify: phaseMedian('classify') },
+    learnOutcomes: prepared.learnOutcomes,
+    database: prepared.database,
+    meanTokens: first.meanTokens,
+    meanSignificant: first.meanSignificant,
+  };
+}
+
+/** bogofilter trained from empty on the training half, in `directory`. */
+async function prepareBogofilter(train: SplitMessage[], directory: string): Promise<{ directory: string; trainSeconds: number; parameters: Record<string, number> }> {
   mkdirSync(directory, { recursive: true });
   const parameters = bogofilterParameters();
-  const cutoffs = bogofilterCutoffs(parameters);
   const trainStart = performance.now();
   await bogofilterLearn(directory, 'spam', train.filter((m) => m.kind === 'spam').map((m) => m.file));
   await bogofilterLearn(directory, 'ham', train.filter((m) => m.kind === 'ham').map((m) => m.file));
-  const trainSeconds = (performance.now() - trainStart) / 1000;
+  return { directory, trainSeconds: (performance.now() - trainStart) / 1000, parameters };
+}
+
+/** bogofilter classifies the test half once (one batch process). */
+async function classifyBogofilter(directory: string, test: SplitMessage[], cutoffs: Cutoffs): Promise<{ seconds: number; scored: Scored[] }> {
   const classifyStart = performance.now();
   const scores = await bogofilterClassify(directory, test.map((m) => m.file));
-  const classifySeconds = (performance.now() - classifyStart) / 1000;
+  const seconds = (performance.now() - classifyStart) / 1000;
   const byFile = new Map(test.map((m) => [m.file, m]));
   const scored: Scored[] = scores.map(({ file, score }) => {
     const message = byFile.get(file);
     if (message === undefined) throw new Error(`bogofilter printed a file it was not given: ${file}`);
     return { id: message.id, kind: message.kind, score, verdict: verdictFor(score, cutoffs) };
   });
-  return { name: 'bogofilter', version, trainSeconds, classifySeconds, scored, outcome: outcome(scored), parameters };
+  return { seconds, scored };
 }
 
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
 
 const rate = (messages: number, seconds: number): number => messages / seconds;
 const unsureOf = (o: Outcome): number => o.unsureHam + o.unsureSpam;
@@ -389,7 +439,10 @@ function report(results: Results): string {
       'wrongly, a tie counting half. bogofilter ranks by its spamicity (to 16 digits); Rempart by its probability, and messages of equal probability by their ' +
       'evidence (log10 H − log10 S, src/classifier/robinson.ts, also in its decision line): about half the spam has a probability of exactly 1, where a ' +
       'double stops, and the evidence tells them apart. "1-ROCA % (scores alone)" ranks by the probability alone, equal ones tying, for comparison. Speeds are wall-clock messages/s of one process over the whole half: bogofilter\'s ' +
-      'include starting its processes; Rempart\'s include reading the files.',
+      'include starting its processes; Rempart\'s include reading the files. ' +
+      `The test half is classified in ${plan.rounds} timed round${plan.rounds === 1 ? '' : 's'} after one untimed warm-up round, the tools taking turns (Rempart, then bogofilter) so that a slow spell of the machine ` +
+      'slows both; the speeds are the median round (verdicts and scores are the same every round). Per round, in messages/s: ' +
+      `${[rempart, ...(bogofilter ? [bogofilter] : [])].map((run) => `${run.name} ${run.roundSeconds.map((seconds) => fmt(rate(testCount, seconds))).join(', ')}`).join('; ')}.`,
     '',
   );
   lines.push(`**Parameters.** Rempart: ${paramsText(params)} (${results.paramsSource}). bogofilter: ${
@@ -408,7 +461,7 @@ function report(results: Results): string {
   const p = rempart.phases;
   const perMessage = (seconds: number) => `${fmt((seconds * 1e6) / testCount)} µs`;
   lines.push(
-    `Rempart's classification, per message: reading and parsing ${perMessage(p.readAndParse)}, tokenizing (with the HTML and URL analyses) ${perMessage(p.tokenize)}, ` +
+    `Rempart's classification, per message (each step's median over the rounds): reading and parsing ${perMessage(p.readAndParse)}, tokenizing (with the HTML and URL analyses) ${perMessage(p.tokenize)}, ` +
       `store counts and lookup ${perMessage(p.lookup)}, combining ${perMessage(p.classify)}; before the timing, the store copied its trained database into memory ` +
       `in ${fmt(rempart.warmSeconds * 1000)} ms (BayesStore.warm, which the daemon runs at start-up); ${fmt(rempart.meanTokens)} distinct tokens per message on average, ` +
       `${fmt(rempart.meanSignificant, 1)} of them significant. Its database after training: ${fmt(rempart.database.spamMessages)} spam and ${fmt(rempart.database.hamMessages)} ham messages ` +
@@ -501,17 +554,50 @@ async function main(): Promise<number> {
       params = { ...tuning.candidates[0]!.params, min_messages: defaults.min_messages, ...plan.overrides };
       paramsSource = `chosen by --tune on the training half${Object.keys(plan.overrides).length > 0 ? ', then --set' : ''}`;
     }
-    log(`rempart: learning ${train.length} messages, classifying ${test.length} (${paramsText(params)})`);
-    const rempart = await runRempart(train, test, params, join(work, 'rempart'));
+    let rempart: RempartRun;
     let bogofilter: Results['bogofilter'];
     let bogofilterProblem: string | undefined;
-    if (plan.bogofilter) {
-      const version = bogofilterVersion();
-      if (version === undefined) bogofilterProblem = 'bogofilter is not installed (apt-get install bogofilter)';
-      else {
-        log('bogofilter: learning and classifying the same files');
-        bogofilter = await runBogofilter(train, test, join(work, 'bogofilter'), version);
+    log(`rempart: learning ${train.length} messages (${paramsText(params)})`);
+    const preparedRempart = await prepareRempart(train, join(work, 'rempart'));
+    try {
+      let preparedBogofilter: Awaited<ReturnType<typeof prepareBogofilter>> | undefined;
+      let bogofilterVersionText: string | undefined;
+      if (plan.bogofilter) {
+        bogofilterVersionText = bogofilterVersion();
+        if (bogofilterVersionText === undefined) bogofilterProblem = 'bogofilter is not installed (apt-get install bogofilter)';
+        else {
+          log('bogofilter: learning the same files');
+          preparedBogofilter = await prepareBogofilter(train, join(work, 'bogofilter'));
+        }
       }
+      // The tools take turns, round after round, so that a slow spell of the machine slows both.
+      const rempartRounds: RempartRound[] = [];
+      const bogofilterRounds: Array<{ seconds: number; scored: Scored[] }> = [];
+      // One round of each first, not timed: the daemon classifies with warm code and a settled heap (after training: its garbage, the store's checkpoint).
+      log(`warm-up round: classifying ${test.length} messages`);
+      await classifyRempart(preparedRempart, test, params);
+      if (preparedBogofilter) await classifyBogofilter(preparedBogofilter.directory, test, bogofilterCutoffs(preparedBogofilter.parameters));
+      for (let round = 1; round <= plan.rounds; round++) {
+        log(`round ${round} of ${plan.rounds}: classifying ${test.length} messages`);
+        rempartRounds.push(await classifyRempart(preparedRempart, test, params));
+        if (preparedBogofilter) bogofilterRounds.push(await classifyBogofilter(preparedBogofilter.directory, test, bogofilterCutoffs(preparedBogofilter.parameters)));
+      }
+      rempart = rempartRun(preparedRempart, rempartRounds);
+      if (preparedBogofilter && bogofilterVersionText !== undefined) {
+        const scored = bogofilterRounds[0]!.scored;
+        bogofilter = {
+          name: 'bogofilter',
+          version: bogofilterVersionText,
+          trainSeconds: preparedBogofilter.trainSeconds,
+          classifySeconds: median(bogofilterRounds.map((round) => round.seconds)),
+          roundSeconds: bogofilterRounds.map((round) => round.seconds),
+          scored,
+          outcome: outcome(scored),
+          parameters: preparedBogofilter.parameters,
+        };
+      }
+    } finally {
+      await preparedRempart.store.close();
     }
     const results: Results = { plan, counts: { train: countOf(train), test: countOf(test) }, params, paramsSource, defaults, tuning, rempart, bogofilter, bogofilterProblem, started, finished: new Date(), load: { start: loadAtStart, end: loadavg()[0]! } };
     const section = report(results);
