@@ -4,7 +4,7 @@
 // unseen tokens, too few learned messages).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chi2LogQ, chi2Q, classify, combine, combineWithEvidence, tokenProbability, verdictOf, type ClassifierParams, type TokenCounts } from './robinson.js';
+import { chi2LogQ, chi2Q, classify, combine, combineWithEvidence, orderByDescending, tokenProbability, verdictOf, type ClassifierParams, type TokenCounts } from './robinson.js';
 
 /** bogofilter's defaults, with max_tokens and min_messages as in the configuration's schema. */
 const BOGOFILTER: ClassifierParams = { robs: 0.0178, robx: 0.52, min_dev: 0.375, max_tokens: 150, spam_cutoff: 0.99, ham_cutoff: 0.45, min_messages: 200 };
@@ -202,4 +202,20 @@ test('verdicts: spam at or above spam_cutoff, ham at or below ham_cutoff, unsure
   assert.equal(verdictOf(0.4501, cutoffs), 'unsure');
   assert.equal(verdictOf(0.45, cutoffs), 'ham');
   assert.equal(verdictOf(0, cutoffs), 'ham');
+});
+
+test('orderByDescending: greatest first, equal keys in index order, as a stable sort gives', () => {
+  let seed = 7;
+  const random = () => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed / 2 ** 32;
+  };
+  for (const length of [0, 1, 2, 3, 5, 8, 31, 64, 65, 150, 1000]) {
+    for (const distinct of [2, 10, 1000]) {
+      // Few distinct values: long runs of ties, which must keep their index order.
+      const keys = Array.from({ length }, () => Math.floor(random() * distinct) / distinct);
+      const expected = Array.from(keys.keys()).sort((a, b) => keys[b]! - keys[a]!);
+      assert.deepEqual([...orderByDescending(keys)], expected, `${length} keys, ${distinct} distinct`);
+    }
+  }
 });

@@ -138,6 +138,33 @@ export function combineWithEvidence(probabilities: readonly number[]): { probabi
   return { probability: (1 + Math.exp(lnHamminess) - Math.exp(lnSpamminess)) / 2, evidence: (lnHamminess - lnSpamminess) / Math.LN10 };
 }
 
+/**
+ * The indices of `keys` ordered by key, greatest first, equal keys in index order: a stable
+ * bottom-up merge sort over typed arrays. Array#sort with a comparator function cost a third of a
+ * classification (a call per comparison); this is the same order for a tenth of that.
+ */
+export function orderByDescending(keys: readonly number[]): Int32Array {
+  const length = keys.length;
+  let from = new Int32Array(length);
+  let to = new Int32Array(length);
+  for (let i = 0; i < length; i++) from[i] = i;
+  for (let width = 1; width < length; width *= 2) {
+    for (let low = 0; low < length; low += 2 * width) {
+      const middle = Math.min(low + width, length);
+      const high = Math.min(low + 2 * width, length);
+      let left = low;
+      let right = middle;
+      let out = low;
+      // The right run's entry goes first only when its key is strictly greater: equal keys keep their order.
+      while (left < middle && right < high) to[out++] = keys[from[right]!]! > keys[from[left]!]! ? from[right++]! : from[left++]!;
+      while (left < middle) to[out++] = from[left++]!;
+      while (right < high) to[out++] = from[right++]!;
+    }
+    [from, to] = [to, from];
+  }
+  return from;
+}
+
 /** The verdict for a probability: spam at or above spam_cutoff, ham at or below ham_cutoff, else unsure. */
 export function verdictOf(probability: number, params: Pick<ClassifierParams, 'spam_cutoff' | 'ham_cutoff'>): Verdict {
   if (probability >= params.spam_cutoff) return 'spam';
@@ -193,8 +220,7 @@ export function classify(
     }
   }
   // Most significant first; equally significant tokens stay in the message's order (a stable sort).
-  const order = Array.from(deviations.keys());
-  order.sort((a, b) => deviations[b]! - deviations[a]!);
+  const order = orderByDescending(deviations);
   const chosen: SignificantToken[] = [];
   const probabilities: number[] = [];
   const limit = Math.min(order.length, Math.max(0, Math.floor(params.max_tokens)));
