@@ -280,6 +280,7 @@ async function classifyRempart(prepared: PreparedRempart, test: SplitMessage[], 
 /** Rempart's run from its rounds: the first round's verdicts (every round gives the same), the median round's time and each step's median. */
 function rempartRun(prepared: PreparedRempart, rounds: RempartRound[]): RempartRun {
   const first = rounds[0]!;
+  assertSameScores('rempart', rounds.map((round) => round.scored));
   const phaseMedian = (key: keyof RempartRun['phases']) => median(rounds.map((round) => round.phases[key]));
   const version = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).version as string;
   return {
@@ -321,6 +322,16 @@ async function classifyBogofilter(directory: string, test: SplitMessage[], cutof
     return { id: message.id, kind: message.kind, score, verdict: verdictFor(score, cutoffs) };
   });
   return { seconds, scored };
+}
+
+/** Every round must score every message alike (the report shows the first round's verdicts). */
+function assertSameScores(tool: string, rounds: ReadonlyArray<readonly Scored[]>): void {
+  const first = rounds[0]!;
+  for (const [index, round] of rounds.entries()) {
+    if (round.length !== first.length || round.some((s, i) => s.id !== first[i]!.id || s.score !== first[i]!.score || s.verdict !== first[i]!.verdict)) {
+      throw new Error(`${tool}: round ${index + 1} scored the test half differently from round 1`);
+    }
+  }
 }
 
 function median(values: readonly number[]): number {
@@ -440,8 +451,8 @@ function report(results: Results): string {
       'evidence (log10 H − log10 S, src/classifier/robinson.ts, also in its decision line): about half the spam has a probability of exactly 1, where a ' +
       'double stops, and the evidence tells them apart. "1-ROCA % (scores alone)" ranks by the probability alone, equal ones tying, for comparison. Speeds are wall-clock messages/s of one process over the whole half: bogofilter\'s ' +
       'include starting its processes; Rempart\'s include reading the files. ' +
-      `The test half is classified in ${plan.rounds} timed round${plan.rounds === 1 ? '' : 's'} after one untimed warm-up round, the tools taking turns (Rempart, then bogofilter) so that a slow spell of the machine ` +
-      'slows both; the speeds are the median round (verdicts and scores are the same every round). Per round, in messages/s: ' +
+      `The test half is classified in ${plan.rounds} timed round${plan.rounds === 1 ? '' : 's'} after one untimed warm-up round${bogofilter ? ', the tools taking turns (Rempart, then bogofilter) so that a slow spell of the machine slows both' : ''}; ` +
+      'the speeds are the median round (verdicts and scores are the same every round). Per round, in messages/s: ' +
       `${[rempart, ...(bogofilter ? [bogofilter] : [])].map((run) => `${run.name} ${run.roundSeconds.map((seconds) => fmt(rate(testCount, seconds))).join(', ')}`).join('; ')}.`,
     '',
   );
@@ -584,6 +595,7 @@ async function main(): Promise<number> {
       }
       rempart = rempartRun(preparedRempart, rempartRounds);
       if (preparedBogofilter && bogofilterVersionText !== undefined) {
+        assertSameScores('bogofilter', bogofilterRounds.map((round) => round.scored));
         const scored = bogofilterRounds[0]!.scored;
         bogofilter = {
           name: 'bogofilter',

@@ -79,10 +79,15 @@ function parsePlan(argv: string[]): Plan {
   const numbers = (name: string, text: string, valid: (n: number) => boolean): number[] =>
     text.split(',').flatMap((part) => {
       const range = /^\s*(\d+)\s*-\s*(\d+)\s*$/.exec(part);
+      if (range && Number(range[2]) - Number(range[1]) > 1000) throw new Error(`--${name}: range too long: ${part}`);
       const values = range ? Array.from({ length: Math.max(0, Number(range[2]) - Number(range[1]) + 1) }, (_, i) => Number(range[1]) + i) : [Number(part.trim())];
       if (part.trim() === '' || values.length === 0 || !values.every(valid)) throw new Error(`--${name}: unexpected value ${JSON.stringify(part)}`);
       return values;
     });
+  const single = (name: string, list: number[]): number => {
+    if (list.length !== 1) throw new Error(`--${name}: expected one number`);
+    return list[0]!;
+  };
   const fixed = values.fixed.map((spec) => {
     const colon = spec.indexOf(':');
     if (colon <= 0) throw new Error(`--fixed: expected NAME:KEY=VALUE;..., got ${spec}`);
@@ -97,10 +102,10 @@ function parsePlan(argv: string[]): Plan {
     return { name: spec.slice(0, colon), overrides };
   });
   return {
-    digits: numbers('digits', values.digits, (n) => Number.isInteger(n) && n >= 0 && n < 32),
+    digits: [...new Set(numbers('digits', values.digits, (n) => Number.isInteger(n) && n >= 0 && n < 32))],
     costs: values.costs.trim() === 'none' ? [] : numbers('costs', values.costs, (n) => Number.isFinite(n) && n > 0),
     fixed,
-    folds: numbers('folds', values.folds, (n) => Number.isInteger(n) && n >= 2)[0]!,
+    folds: single('folds', numbers('folds', values.folds, (n) => Number.isInteger(n) && n >= 2)),
     bogofilter: !values['no-bogofilter'],
     write: values.write,
     argv,
@@ -252,7 +257,7 @@ async function main(): Promise<void> {
     const perSplit =
       plan.digits.length <= MAX_SPLIT_TABLES
         ? sections.flatMap((s) => [s, ''])
-        : ['Each split (parameters as in the totals):', '', '| split | classifier | ham marked spam | spam marked ham | unsure | 1-ROCA % |', '|---:|---|---:|---:|---:|---:|', ...compact, ''];
+        : ['Each split (defaults and fixed sets as in the totals; the parameters of tuned sets, chosen per split, are shown with 8 splits or fewer):', '', '| split | classifier | ham marked spam | spam marked ham | unsure | 1-ROCA % |', '|---:|---|---:|---:|---:|---:|', ...compact, ''];
     const body = [`Produced by \`${command}\` on ${revision(REPO_ROOT, ['src', 'bench/bayes'])}${bogofilter ? `, with ${bogofilter}` : ''}.`, '', summary, '', ...perSplit].join('\n');
     writeSection(join(REPO_ROOT, 'docs', 'benchmarks.md'), MARK_START, MARK_END, body);
     log('docs/benchmarks.md updated');

@@ -8,7 +8,7 @@
 // parts into one `text` and one `html` string, drops their charsets, and mixes the parts of attached
 // messages with the message's own. The part tree it builds while parsing has all of it, part by part,
 // with each part's Content-Type and Content-Disposition parsed by postal-mime itself (RFC 2231
-// continuations and charsets decoded). So after parse() we walk that tree, through the narrow
+// continuations and charsets decoded). So once the parser has read the message we walk that tree, through the narrow
 // `PartNode` view below, rather than read every part's headers again in a second pass: it costs
 // nothing, and the parts are exactly the ones the parser saw. These members are not in postal-mime's
 // published types: keep the dependency on 4.0.x; parse.test.ts fails at once if they change.

@@ -31,7 +31,7 @@ export interface SnapshotLimits {
 
 /**
  * Tokens kept in memory at most: 32 to 64 bytes each (token-count-table.ts: 16-byte slots, the table
- * between a quarter and half full), so 500,000 cost 16 to 32 MB.
+ * between a quarter and half full); 500,000 take 2²⁰ slots, 17 MB (25 MB for a moment while it grows).
  */
 const GLOBAL_SNAPSHOT_MAX_TOKENS = 500_000; // tokens: five times a database trained on 3,000 messages (~100,000)
 /** Rows per loading step: some 2.5 to 6 ms of one turn of the event loop (1.3 µs per row measured on an idle core, up to 3 on a busy one), which the policy server's replies can wait. */

@@ -1,6 +1,6 @@
 // TokenCountTable against a Map doing the same operations: sets, updates, removals (the backward
-// shift across long probe runs and the wrap at the end of the slots), growth, odd tokens; and the
-// spread of its hash over the slots.
+// shift across long probe runs and the wrap at the end of the slots), growth, odd tokens, counts too
+// large for a slot; and the spread of its hash over the slots.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TokenCountTable } from './token-count-table.js';
@@ -95,4 +95,12 @@ test('the hash spreads the tokens of a real vocabulary evenly over the slots', (
   const load = tokens.length / slots;
   const expected = (1 + 1 / (1 - load)) / 2;
   assert.ok(probes / tokens.length < expected * 1.5, `mean probe length ${(probes / tokens.length).toFixed(2)}, expected about ${expected.toFixed(2)} at load ${load.toFixed(2)}`);
+});
+
+test('counts above 2³² − 1 are kept as 2³² − 1, not wrapped', () => {
+  const table = new TokenCountTable();
+  table.set('imported', 2 ** 32 + 3, 2 ** 40);
+  assert.deepEqual(table.get('imported'), { spam: 2 ** 32 - 1, ham: 2 ** 32 - 1 });
+  table.set('imported', 2 ** 32 - 1, 0);
+  assert.deepEqual(table.get('imported'), { spam: 2 ** 32 - 1, ham: 0 });
 });

@@ -8,7 +8,8 @@
 //
 // The strings themselves are not kept, so two tokens with the same 64-bit hash would share their
 // counts. Among the 500,000 tokens the copy holds at most, that chance is about 7 in a billion
-// (n² / 2⁶⁵); SpamAssassin's Bayes keeps 40-bit hashes of its tokens for the same reasons.
+// (n² / 2⁶⁵), and a token never learned takes the counts of a stored one with a chance of n / 2⁶⁴
+// (3 in 10¹⁴) per lookup; SpamAssassin's Bayes keeps 40-bit hashes of its tokens for the same reasons.
 //
 // Open addressing with linear probing, at most half full (grown by doubling), removal by moving the
 // following slots back (no tombstones). A slot is empty when both hash halves are 0; a token whose
@@ -17,6 +18,8 @@ import type { TokenCounts } from '../types.js';
 
 /** Uint32 values per slot: hash high, hash low, spam count, ham count. */
 const SLOT_WORDS = 4;
+/** The largest count a slot holds: 2³² − 1. */
+const MAX_COUNT = 0xffffffff;
 /** Slots of a new table (a power of two). */
 const INITIAL_SLOTS = 1024;
 
@@ -57,7 +60,7 @@ export class TokenCountTable {
     return this.find(token) >= 0;
   }
 
-  /** Sets the counts of `token` (each at most 2³² − 1). */
+  /** Sets the counts of `token`; a count above 2³² − 1 is kept as 2³² − 1 (classify caps counts at the message counts anyway). */
   set(token: string, spam: number, ham: number): void {
     if ((this.count + 1) * 2 > this.mask + 1) this.grow();
     this.hash(token);
@@ -76,8 +79,8 @@ export class TokenCountTable {
         slot = (slot + 1) & mask;
         continue;
       }
-      slots[at + 2] = spam;
-      slots[at + 3] = ham;
+      slots[at + 2] = Math.min(spam, MAX_COUNT);
+      slots[at + 3] = Math.min(ham, MAX_COUNT);
       return;
     }
   }
