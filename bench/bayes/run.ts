@@ -23,6 +23,7 @@ import { openStore } from '../../src/store/open.js';
 import type { LearnOutcome } from '../../src/store/types.js';
 import { bogofilterClassify, bogofilterCutoffs, bogofilterLearn, bogofilterParameters, bogofilterVersion } from './bogofilter.js';
 import { loadCorpus } from './corpus.js';
+import { configDefaults } from './defaults.js';
 import { writeSplit, type SplitMessage } from './split-files.js';
 import { crossValidate, prepareCrossValidation, type Example } from './cross-validation.js';
 import { oneMinusRocaPercent, outcome, verdictFor, worstMessageShares, type Cutoffs, type Outcome, type Scored } from './metrics.js';
@@ -130,11 +131,6 @@ function fmt(n: number, digits = 0): string {
   return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
-/** The `bayes` parameters of a configuration file that sets nothing: the defaults users get. */
-function configDefaults(): ClassifierParams {
-  const { robs, robx, min_dev, max_tokens, spam_cutoff, ham_cutoff, min_messages } = parseConfigText('', 'defaults').bayes;
-  return { robs, robx, min_dev, max_tokens, spam_cutoff, ham_cutoff, min_messages };
-}
 
 interface TuningResult {
   grid: typeof DEFAULT_GRID;

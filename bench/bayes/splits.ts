@@ -16,12 +16,12 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { classify, type ClassifierParams, type TokenCounts } from '../../src/classifier/robinson.js';
 import { tokenize } from '../../src/classifier/tokenizer.js';
-import { parseConfigText } from '../../src/config/loader.js';
 import { parseMessage } from '../../src/mime/parse.js';
 import { messageDigest } from '../../src/scan/message-digest.js';
 import { revision, writeSection } from '../report.js';
 import { bogofilterClassify, bogofilterCutoffs, bogofilterLearn, bogofilterParameters, bogofilterVersion } from './bogofilter.js';
 import { halfOf, loadCorpus, type CorpusMessage } from './corpus.js';
+import { configDefaults } from './defaults.js';
 import { addCounts, prepareCrossValidation, type Example } from './cross-validation.js';
 import { outcome, verdictFor, type Outcome, type Scored } from './metrics.js';
 import { COST, DEFAULT_GRID, tuneForEach, type CostWeights } from './tune.js';
@@ -166,9 +166,7 @@ function paramsText(p: ClassifierParams): string {
 
 async function main(): Promise<void> {
   const plan = parsePlan(process.argv.slice(2));
-  const defaults: ClassifierParams = (({ robs, robx, min_dev, max_tokens, spam_cutoff, ham_cutoff, min_messages }) => ({ robs, robx, min_dev, max_tokens, spam_cutoff, ham_cutoff, min_messages }))(
-    parseConfigText('', 'defaults').bayes,
-  );
+  const defaults = configDefaults();
   const bogofilter = plan.bogofilter ? bogofilterVersion() : undefined;
   if (plan.bogofilter && bogofilter === undefined) throw new Error('bogofilter is not installed (apt-get install bogofilter), or pass --no-bogofilter');
   log('loading and tokenizing the corpus');
