@@ -63,26 +63,15 @@ export class TokenCountTable {
   /** Sets the counts of `token`; a count above 2³² − 1 is kept as 2³² − 1 (classify caps counts at the message counts anyway). */
   set(token: string, spam: number, ham: number): void {
     if ((this.count + 1) * 2 > this.mask + 1) this.grow();
-    this.hash(token);
+    const at = this.slotOf(token);
     const slots = this.slots;
-    const { high, low, mask } = this;
-    let slot = high & mask;
-    for (;;) {
-      const at = slot * SLOT_WORDS;
-      const slotHigh = slots[at]!;
-      const slotLow = slots[at + 1]!;
-      if (slotHigh === 0 && slotLow === 0) {
-        slots[at] = high;
-        slots[at + 1] = low;
-        this.count++;
-      } else if (slotHigh !== high || slotLow !== low) {
-        slot = (slot + 1) & mask;
-        continue;
-      }
-      slots[at + 2] = Math.min(spam, MAX_COUNT);
-      slots[at + 3] = Math.min(ham, MAX_COUNT);
-      return;
+    if (slots[at] === 0 && slots[at + 1] === 0) {
+      slots[at] = this.high;
+      slots[at + 1] = this.low;
+      this.count++;
     }
+    slots[at + 2] = Math.min(spam, MAX_COUNT);
+    slots[at + 3] = Math.min(ham, MAX_COUNT);
   }
 
   /** Removes `token`; returns whether it was held. */
@@ -112,6 +101,12 @@ export class TokenCountTable {
 
   /** The index in `slots` of the slot holding `token`, or −1. */
   private find(token: string): number {
+    const at = this.slotOf(token);
+    return this.slots[at] === 0 && this.slots[at + 1] === 0 ? -1 : at;
+  }
+
+  /** The index in `slots` of the slot holding `token`, or else of the empty slot that ends its run (where it goes). Hashes it into `high` and `low`. */
+  private slotOf(token: string): number {
     this.hash(token);
     const slots = this.slots;
     const { high, low, mask } = this;
@@ -120,8 +115,7 @@ export class TokenCountTable {
       const at = slot * SLOT_WORDS;
       const slotHigh = slots[at]!;
       const slotLow = slots[at + 1]!;
-      if (slotHigh === high && slotLow === low) return at;
-      if (slotHigh === 0 && slotLow === 0) return -1;
+      if ((slotHigh === high && slotLow === low) || (slotHigh === 0 && slotLow === 0)) return at;
       slot = (slot + 1) & mask;
     }
   }
