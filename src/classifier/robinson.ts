@@ -185,33 +185,15 @@ export function classify(
   if (classes.spamMessages < params.min_messages || classes.hamMessages < params.min_messages) return undefined;
   const { robs, robx, min_dev: minDev } = params;
   const unseenDeviation = Math.abs(robx - EVEN_ODDS);
-  // tokenProbability() written out, its message counts taken once: this loop runs for every token.
-  const spamMessages = Math.max(1, classes.spamMessages);
-  const hamMessages = Math.max(1, classes.hamMessages);
-  const prior = robs * robx;
   /** Position in `tokens` of each significant token, its f(w) and its deviation |f(w) − 0.5|. */
   const positions: number[] = [];
   const fs: number[] = [];
   const deviations: number[] = [];
   for (let position = 0; position < tokens.length; position++) {
     const found = counts.get(tokens[position]!);
-    let f: number;
-    if (found === undefined) {
-      // A token never seen has f = robx: significant for all or for none, usually none.
-      if (unseenDeviation <= minDev) continue;
-      f = robx;
-    } else {
-      const spam = Math.min(found.spam, spamMessages);
-      const ham = Math.min(found.ham, hamMessages);
-      const n = spam + ham;
-      if (n <= 0) {
-        f = robx;
-      } else {
-        const spamRate = spam / spamMessages;
-        const p = spamRate / (spamRate + ham / hamMessages);
-        f = (prior + n * p) / (robs + n);
-      }
-    }
+    // A token never seen has f = robx: significant for all or for none, usually none.
+    if (found === undefined && unseenDeviation <= minDev) continue;
+    const f = tokenProbability(found, classes, robs, robx);
     const deviation = Math.abs(f - EVEN_ODDS);
     if (deviation > minDev) {
       positions.push(position);
