@@ -8,9 +8,9 @@
 // parts into one `text` and one `html` string, drops their charsets, and mixes the parts of attached
 // messages with the message's own. The part tree it builds while parsing has all of it, part by part,
 // with each part's Content-Type and Content-Disposition parsed by postal-mime itself (RFC 2231
-// continuations and charsets decoded). So once the parser has read the message we walk that tree, through the narrow
-// `PartNode` view below, rather than read every part's headers again in a second pass: it costs
-// nothing, and the parts are exactly the ones the parser saw. These members are not in postal-mime's
+// continuations and charsets decoded). So once the parser has read the message we walk that tree,
+// through the narrow `PartNode` view below, rather than read every part's headers again in a second
+// pass: it costs nothing, and the parts are exactly the ones the parser saw. These members are not in postal-mime's
 // published types: keep the dependency on 4.0.x; parse.test.ts fails at once if they change.
 //
 // postal-mime joins each part's decoded chunks through a Blob, slow in Node 20: decoder-speedup.ts
@@ -27,9 +27,8 @@
 //
 // postal-mime repairs quietly, so the problems are noted here: a multipart without a boundary or
 // without its closing delimiter (looked up in the raw bytes, and not reported when the scan cut the
-// message), base64 with characters outside its alphabet (seen line by line by
-// readParts()), no headers or header lines that are not "Name: value", attached
-// messages nested too deep, and a parse that failed (postal-mime's own limits; the headers are then
+// message), base64 with characters outside its alphabet (seen line by line by readParts()), no
+// headers or header lines that are not "Name: value", attached messages nested too deep, and a parse that failed (postal-mime's own limits; the headers are then
 // read from the header block alone, so header checks still see them).
 //
 // Attached messages (message/rfc822, message/global) are parsed here rather than by postal-mime
