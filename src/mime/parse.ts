@@ -28,8 +28,9 @@
 // postal-mime repairs quietly, so the problems are noted here: a multipart without a boundary or
 // without its closing delimiter (looked up in the raw bytes, and not reported when the scan cut the
 // message), base64 with characters outside its alphabet (seen line by line by readParts()), no
-// headers or header lines that are not "Name: value", attached messages nested too deep, and a parse that failed (postal-mime's own limits; the headers are then
-// read from the header block alone, so header checks still see them).
+// headers or header lines that are not "Name: value", attached messages nested too deep, and a
+// parse that failed (postal-mime's own limits; the headers are then read from the header block
+// alone, so header checks still see them).
 //
 // Attached messages (message/rfc822, message/global) are parsed here rather than by postal-mime
 // (maxRfc822NestingDepth 0), each by a parser of its own, down to MAX_ATTACHED_MESSAGE_DEPTH: their
