@@ -138,31 +138,75 @@ export function combineWithEvidence(probabilities: readonly number[]): { probabi
   return { probability: (1 + Math.exp(lnHamminess) - Math.exp(lnSpamminess)) / 2, evidence: (lnHamminess - lnSpamminess) / Math.LN10 };
 }
 
+/** Keys sorted by insertion before the merging starts: runs of 8. */
+const INSERTION_RUN = 8;
+/** orderByDescending()'s working arrays, kept from call to call (grown as needed): keys and indices, twice. */
+let sortKeys = new Float64Array(256);
+let sortKeysSpare = new Float64Array(256);
+let sortIndices = new Int32Array(256);
+let sortIndicesSpare = new Int32Array(256);
+
 /**
- * The indices of `keys` ordered by key, greatest first, equal keys in index order: a stable
- * bottom-up merge sort over typed arrays. Array#sort with a comparator function cost a third of a
- * classification (a call per comparison); this is the same order for a tenth of that.
+ * The indices of `keys` ordered by key, greatest first, equal keys in index order: a stable sort
+ * (insertion sort of short runs, then bottom-up merging), each key moved along with its index.
+ * Array#sort with a comparator function cost a third of a classification (a call per comparison);
+ * this is the same order for a tenth of that.
  */
 export function orderByDescending(keys: readonly number[]): Int32Array {
   const length = keys.length;
-  let from = new Int32Array(length);
-  let to = new Int32Array(length);
-  for (let i = 0; i < length; i++) from[i] = i;
-  for (let width = 1; width < length; width *= 2) {
+  if (sortKeys.length < length) {
+    const size = Math.max(length, sortKeys.length * 2);
+    [sortKeys, sortKeysSpare, sortIndices, sortIndicesSpare] = [new Float64Array(size), new Float64Array(size), new Int32Array(size), new Int32Array(size)];
+  }
+  let fromKeys = sortKeys;
+  let fromIndices = sortIndices;
+  let toKeys = sortKeysSpare;
+  let toIndices = sortIndicesSpare;
+  for (let runStart = 0; runStart < length; runStart += INSERTION_RUN) {
+    const runEnd = Math.min(runStart + INSERTION_RUN, length);
+    for (let i = runStart; i < runEnd; i++) {
+      const key = keys[i]!;
+      let j = i;
+      // Only a strictly greater key moves ahead: equal keys keep their order.
+      while (j > runStart && fromKeys[j - 1]! < key) {
+        fromKeys[j] = fromKeys[j - 1]!;
+        fromIndices[j] = fromIndices[j - 1]!;
+        j--;
+      }
+      fromKeys[j] = key;
+      fromIndices[j] = i;
+    }
+  }
+  for (let width = INSERTION_RUN; width < length; width *= 2) {
     for (let low = 0; low < length; low += 2 * width) {
       const middle = Math.min(low + width, length);
       const high = Math.min(low + 2 * width, length);
       let left = low;
       let right = middle;
       let out = low;
-      // The right run's entry goes first only when its key is strictly greater: equal keys keep their order.
-      while (left < middle && right < high) to[out++] = keys[from[right]!]! > keys[from[left]!]! ? from[right++]! : from[left++]!;
-      while (left < middle) to[out++] = from[left++]!;
-      while (right < high) to[out++] = from[right++]!;
+      while (left < middle && right < high) {
+        // The right run's key goes first only when strictly greater: equal keys keep their order.
+        // Chosen by arithmetic rather than a branch, which the random keys would mispredict half the time.
+        const takeRight = +(fromKeys[right]! > fromKeys[left]!);
+        const from = left + (right - left) * takeRight;
+        toKeys[out] = fromKeys[from]!;
+        toIndices[out++] = fromIndices[from]!;
+        right += takeRight;
+        left += 1 - takeRight;
+      }
+      while (left < middle) {
+        toKeys[out] = fromKeys[left]!;
+        toIndices[out++] = fromIndices[left++]!;
+      }
+      while (right < high) {
+        toKeys[out] = fromKeys[right]!;
+        toIndices[out++] = fromIndices[right++]!;
+      }
     }
-    [from, to] = [to, from];
+    [fromKeys, toKeys] = [toKeys, fromKeys];
+    [fromIndices, toIndices] = [toIndices, fromIndices];
   }
-  return from;
+  return fromIndices.slice(0, length);
 }
 
 /** The verdict for a probability: spam at or above spam_cutoff, ham at or below ham_cutoff, else unsure. */

@@ -257,3 +257,15 @@ test('header names are read whatever their case, the same in every message', asy
     assert.ok(!tokens.some((t) => t.includes('return-path') || t.includes('x-spam') || t.includes('returns.example')));
   }
 });
+
+test('at most 5,000 tokens a message, the first ones; texts whose folding changes their length are read word by word', async () => {
+  const words = Array.from({ length: 6000 }, (_, i) => `word${i.toString(36)}x`);
+  const many = await onePart('text/plain; charset=utf-8', '8bit', words.join(' '));
+  assert.equal(many.length, 5000);
+  assert.equal(new Set(many).size, 5000);
+  assert.ok(many.includes('word0x') && !many.includes(`${words[5999]}`));
+  // İ folds to two code units: the words around it are still cut and folded right, with their shapes and capitals.
+  const tokens = tokenize(await parseMessage(Buffer.from(`${HEADERS.join('\n')}\nContent-Type: text/plain; charset=utf-8\n\nİSTANBUL route66 route66 ROUTE lone\ud800surrogate\n`, 'utf8')));
+  for (const token of ['i̇stanbul', 'İSTANBUL', 'route66', 'N:routeNN', 'route', 'ROUTE', 'lone', 'surrogate']) assert.ok(tokens.includes(token), token);
+  assert.equal(tokens.filter((token) => token === 'route66').length, 1);
+});

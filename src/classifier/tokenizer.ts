@@ -32,11 +32,17 @@
 //   words of its path (`urlpath:unsubscribe`).
 // Limits bound the work: characters read per message, header length, tokens per URL and per message.
 // What recurs from message to message (header names, host names, Received relays) is read once and
-// kept, in bounded caches; the tokens are the same either way.
+// kept, in bounded caches; the tokens are the same either way. Text is read from a typed copy of its
+// code units (code-units.ts), and a token already given is recognised by its 64-bit hash
+// (token-hash-set.ts) before any string is made for it (a Set of the strings took a fifth of the
+// tokenizing).
 import type { MessageHeader, ParsedMessage } from '../core/message.js';
 import { htmlOf } from '../content/html.js';
 import { BoundedCache } from '../core/bounded-cache.js';
 import { registrableDomain, urlsOf } from '../content/urls.js';
+import { CodeUnitBuffer } from './code-units.js';
+import { hashToken, hashTokenOfUnits, tokenHash } from './token-hash.js';
+import { TokenHashSet } from './token-hash-set.js';
 
 /** Token families that can be switched off, to measure what each brings (bench/bayes); all on in `tokenize`. */
 export interface TokenizerOptions {
@@ -132,16 +138,16 @@ for (const character of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
  * least MIN_BLOB_CHARS base64 characters; right after such a chunk (`continuing`), a shorter one with
  * a digit, + / or = in it is the blob's last line.
  */
-function blobEndAt(text: string, start: number, continuing: boolean): number {
+function blobEndAt(units: Uint16Array, length: number, start: number, continuing: boolean): number {
   let end = start;
   let encodedLooking = false;
-  while (end < text.length) {
-    const code = text.charCodeAt(end);
+  while (end < length) {
+    const code = units[end]!;
     if (code >= 128 || BASE64[code] === 0) break;
     if (code < 0x3e) encodedLooking = true; // + / 0-9 =
     end++;
   }
-  if (end < text.length && CHAR_CLASS[text.charCodeAt(end)] !== SPACE) return 0;
+  if (end < length && CHAR_CLASS[units[end]!] !== SPACE) return 0;
   if (end - start >= MIN_BLOB_CHARS || (continuing && encodedLooking)) return end;
   return 0;
 }
@@ -166,16 +172,35 @@ function bucket(count: number): string {
   return count <= 2 ? String(count) : String(2 ** Math.ceil(Math.log2(count)));
 }
 
-/** The distinct tokens of a message, collected under the limits above. */
+/** Which tokens the message being tokenized has given (one message at a time: tokenizing is synchronous). */
+const seenTokens = new TokenHashSet();
+/** The code units of the text words() reads, as written and folded. */
+const sourceUnits = new CodeUnitBuffer();
+const foldedUnitBuffer = new CodeUnitBuffer();
+
+/** The distinct tokens of a message, in the order they first come, collected under the limits above. */
 class TokenSet {
-  readonly tokens = new Set<string>();
+  readonly tokens: string[] = [];
   /** Text characters still to read. */
   private textBudget = MAX_TEXT_CHARS;
 
-  constructor(readonly options: Readonly<TokenizerOptions>) {}
+  constructor(readonly options: Readonly<TokenizerOptions>) {
+    seenTokens.clear();
+  }
 
   add(token: string): void {
-    if (this.tokens.size < MAX_TOKENS) this.tokens.add(token);
+    if (this.tokens.length >= MAX_TOKENS) return;
+    hashToken(token);
+    if (seenTokens.add(tokenHash.high, tokenHash.low)) this.tokens.push(token);
+  }
+
+  /** Adds the token `prefix` + text.slice(from, to) (`units`: the code units of `text`), making its string only when it is new; returns whether it was. */
+  private addSlice(prefix: string, text: string, units: Uint16Array, from: number, to: number): boolean {
+    if (this.tokens.length >= MAX_TOKENS) return false;
+    hashTokenOfUnits(prefix, units, from, to);
+    if (!seenTokens.add(tokenHash.high, tokenHash.low)) return false;
+    this.tokens.push(prefix + text.slice(from, to));
+    return true;
   }
 
   /** Adds the words of `text`, each prefixed with `prefix` ('' for body text). */
@@ -189,6 +214,9 @@ class TokenSet {
     // and may otherwise move it into the loop, where it runs again and again (seconds for a long text).
     let folded: string | undefined = source.toLowerCase();
     if (folded.length !== source.length) folded = undefined;
+    // The characters are read from typed arrays (code-units.ts), the strings only sliced.
+    const units = sourceUnits.fill(source);
+    const foldedUnits = folded !== undefined ? foldedUnitBuffer.fill(folded) : units;
     const { capitals, numberShapes } = this.options;
     const length = source.length;
     let chunkStart = true;
@@ -196,7 +224,7 @@ class TokenSet {
     let blob = 0;
     let i = 0;
     while (i < length) {
-      const code = source.charCodeAt(i);
+      const code = units[i]!;
       const cls = CHAR_CLASS[code]!;
       if (cls === SPACE) {
         chunkStart = true;
@@ -218,11 +246,11 @@ class TokenSet {
           else if (here === DIGIT) digits++;
           end++;
           if (end >= length) break;
-          at = source.charCodeAt(end);
+          at = units[end]!;
           here = CHAR_CLASS[at]!;
           if (here >= DIGIT) continue;
           if (here === JOINER && end + 1 < length) {
-            const afterCode = source.charCodeAt(end + 1);
+            const afterCode = units[end + 1]!;
             const after = CHAR_CLASS[afterCode]!;
             if (after >= DIGIT) {
               end++;
@@ -240,7 +268,7 @@ class TokenSet {
           // or is followed by a character of the base64 alphabet (+ / =): other chunks are not read twice.
           const endsChunk = end === length || here === SPACE;
           if (blob > 0 || (endsChunk ? end - i >= MIN_BLOB_CHARS : at < 128 && BASE64[at] === 1)) {
-            const blobEnd = blobEndAt(source, i, blob > 0);
+            const blobEnd = blobEndAt(units, length, i, blob > 0);
             if (blobEnd > 0) {
               blob += blobEnd - i;
               i = blobEnd;
@@ -254,17 +282,24 @@ class TokenSet {
         if (size > MAX_WORD_CHARS) {
           this.add(`${prefix}skip:${source[i]!.toLowerCase()}${Math.floor(size / 10) * 10}`);
         } else if (size >= MIN_WORD_CHARS) {
-          const word = folded !== undefined ? folded.slice(i, end) : source.slice(i, end).toLowerCase();
-          this.add(prefix + word);
-          if (capitals && uppers >= 2 && lowers === 0) this.add(prefix + source.slice(i, end));
-          if (numberShapes && digits > 0) this.add(`${prefix}N:${digitShape(word)}`);
+          if (folded !== undefined) {
+            // No string is made for a repeated word, nor its digit shape again (the same as before).
+            const isNew = this.addSlice(prefix, folded, foldedUnits, i, end);
+            if (capitals && uppers >= 2 && lowers === 0) this.addSlice(prefix, source, units, i, end);
+            if (isNew && numberShapes && digits > 0) this.add(`${prefix}N:${digitShape(folded.slice(i, end))}`);
+          } else {
+            const word = source.slice(i, end).toLowerCase();
+            this.add(prefix + word);
+            if (capitals && uppers >= 2 && lowers === 0) this.add(prefix + source.slice(i, end));
+            if (numberShapes && digits > 0) this.add(`${prefix}N:${digitShape(word)}`);
+          }
         }
         i = end;
         continue;
       }
       if (chunkStart) {
         chunkStart = false;
-        const blobEnd = blobEndAt(source, i, blob > 0);
+        const blobEnd = blobEndAt(units, length, i, blob > 0);
         if (blobEnd > 0) {
           blob += blobEnd - i;
           i = blobEnd;
@@ -275,9 +310,9 @@ class TokenSet {
       }
       if (cls === BIGRAM) {
         let end = i + 1;
-        while (end < length && CHAR_CLASS[source.charCodeAt(end)] === BIGRAM) end++;
-        if (end - i === 1) this.add(prefix + source[i]);
-        else for (let k = i; k + 1 < end; k++) this.add(prefix + source.slice(k, k + 2));
+        while (end < length && CHAR_CLASS[units[end]!] === BIGRAM) end++;
+        if (end - i === 1) this.addSlice(prefix, source, units, i, i + 1);
+        else for (let k = i; k + 1 < end; k++) this.addSlice(prefix, source, units, k, k + 2);
         i = end;
         continue;
       }
@@ -577,7 +612,7 @@ export function tokenizeWith(message: ParsedMessage, options: Readonly<Tokenizer
   urls(set, message);
   for (const part of message.textParts) if (part.kind === 'text') set.words(part.content, '');
   html(set, message);
-  return Array.from(set.tokens);
+  return set.tokens;
 }
 
 /** The distinct tokens of `message` (see the top of the file): deterministic (same message, same tokens in the same order), no I/O. */

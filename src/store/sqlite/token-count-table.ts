@@ -2,9 +2,10 @@
 // database (bayes-snapshot.ts). A Map of 100,000 token strings to { spam, ham } objects costs some
 // 105 bytes a token, and a lookup reads three places scattered over the heap (the Map's slot, the
 // stored key string to compare, the counts object): 140-220 ns a token on the SpamAssassin corpus,
-// a third of classifying a message. Here a token is known by a 64-bit hash of its characters (two
-// independent 32-bit halves), and each slot holds that hash and the two counts side by side, 16
-// bytes: a lookup hashes the token and reads one slot, mostly one cache line.
+// a third of classifying a message. Here a token is known by a 64-bit hash of its characters
+// (src/classifier/token-hash.ts, two independent 32-bit halves), and each slot holds that hash and
+// the two counts side by side, 16 bytes: a lookup hashes the token and reads one slot, mostly one
+// cache line.
 //
 // The strings themselves are not kept, so two tokens with the same 64-bit hash would share their
 // counts. Among the 500,000 tokens the copy holds at most, that chance is about 7 in a billion
@@ -14,6 +15,8 @@
 // Open addressing with linear probing, at most half full (grown by doubling), removal by moving the
 // following slots back (no tombstones). A slot is empty when both hash halves are 0; a token whose
 // hash is 0:0 is stored as 0:1.
+import { hashToken, tokenHash } from '../../classifier/token-hash.js';
+import { regrowSlots } from '../../core/slot-table.js';
 import type { TokenCounts } from '../types.js';
 
 /** Uint32 values per slot: hash high, hash low, spam count, ham count. */
@@ -27,9 +30,6 @@ export class TokenCountTable {
   private slots: Uint32Array;
   private mask: number;
   private count = 0;
-  /** The hash of the token last hashed (see hash()). */
-  private high = 0;
-  private low = 0;
 
   constructor(expectedTokens = 0) {
     let capacity = INITIAL_SLOTS;
@@ -66,8 +66,8 @@ export class TokenCountTable {
     const at = this.slotOf(token);
     const slots = this.slots;
     if (slots[at] === 0 && slots[at + 1] === 0) {
-      slots[at] = this.high;
-      slots[at + 1] = this.low;
+      slots[at] = tokenHash.high;
+      slots[at + 1] = tokenHash.low;
       this.count++;
     }
     slots[at + 2] = Math.min(spam, MAX_COUNT);
@@ -105,11 +105,12 @@ export class TokenCountTable {
     return this.slots[at] === 0 && this.slots[at + 1] === 0 ? -1 : at;
   }
 
-  /** The index in `slots` of the slot holding `token`, or else of the empty slot that ends its run (where it goes). Hashes it into `high` and `low`. */
+  /** The index in `slots` of the slot holding `token`, or else of the empty slot that ends its run (where it goes). Leaves its hash in tokenHash. */
   private slotOf(token: string): number {
-    this.hash(token);
+    hashToken(token);
+    const { high, low } = tokenHash;
     const slots = this.slots;
-    const { high, low, mask } = this;
+    const mask = this.mask;
     let slot = high & mask;
     for (;;) {
       const at = slot * SLOT_WORDS;
@@ -120,52 +121,10 @@ export class TokenCountTable {
     }
   }
 
-  /**
-   * Hashes `token` into `high` and `low`: two multiplicative hashes of its UTF-16 code units with
-   * different constants, each finished by MurmurHash3's mixer. Kept in fields rather than returned,
-   * so that no pair is allocated per lookup.
-   */
-  private hash(token: string): void {
-    let high = 0x811c9dc5 ^ token.length;
-    let low = 0x9747b28c;
-    for (let i = 0; i < token.length; i++) {
-      const code = token.charCodeAt(i);
-      high = Math.imul(high ^ code, 0x01000193);
-      low = Math.imul(low ^ code, 0x5bd1e995);
-      low ^= low >>> 15;
-    }
-    high = mix(high) >>> 0;
-    low = mix(low ^ token.length) >>> 0;
-    if (high === 0 && low === 0) low = 1;
-    this.high = high;
-    this.low = low;
-  }
-
   /** Doubles the slots and places every entry again, by its stored hash. */
   private grow(): void {
-    const old = this.slots;
     const capacity = (this.mask + 1) * 2;
-    const slots = new Uint32Array(capacity * SLOT_WORDS);
-    const mask = capacity - 1;
-    for (let at = 0; at < old.length; at += SLOT_WORDS) {
-      const high = old[at]!;
-      if (high === 0 && old[at + 1] === 0) continue;
-      let slot = high & mask;
-      while (slots[slot * SLOT_WORDS] !== 0 || slots[slot * SLOT_WORDS + 1] !== 0) slot = (slot + 1) & mask;
-      slots.set(old.subarray(at, at + SLOT_WORDS), slot * SLOT_WORDS);
-    }
-    this.slots = slots;
-    this.mask = mask;
+    this.slots = regrowSlots(this.slots, SLOT_WORDS, capacity, 0, (slots, at) => slots[at] !== 0 || slots[at + 1] !== 0);
+    this.mask = capacity - 1;
   }
-}
-
-/** MurmurHash3's 32-bit finalizer: every input bit moves every output bit. */
-function mix(value: number): number {
-  let h = value;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h;
 }
