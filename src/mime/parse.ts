@@ -100,10 +100,6 @@ interface ParserInternals {
   /** The delimiters of the multiparts open at this point. */
   boundaries: unknown[];
   started: boolean;
-  buf: ArrayBuffer;
-  av: Uint8Array;
-  readPos: number;
-  readLine(): { bytes: Uint8Array; done: boolean };
   processLine(line: Uint8Array, isFinal: boolean): Promise<void>;
 }
 
@@ -238,20 +234,28 @@ async function headerBlockHeaders(raw: Uint8Array): Promise<MessageHeader[]> {
 
 /**
  * Reads `raw` into the parser's part tree as postal-mime 4.0's parse() does, line by line, but without
- * its per-line promise and its published result (see the top of the file). A line that may be a MIME
- * delimiter, and the last line, go through processLine(), which finalizes the parts they close;
- * every other line goes to the current part. A base64 body line with bytes outside the alphabet is
- * reported once through onInvalidBase64 (postal-mime drops such bytes silently).
+ * its per-line promise and its published result (see the top of the file), and finding each line
+ * end with one native search rather than postal-mime's byte-by-byte readLine(). A line is handed on
+ * without its line break and any carriage returns before it, as readLine() does, as a view of `raw`
+ * (no copy). A line that may be a MIME delimiter, and the last line, go through processLine(), which
+ * finalizes the parts they close; every other line goes to the current part. A base64 body line with
+ * bytes outside the alphabet is reported once through onInvalidBase64 (postal-mime drops such bytes
+ * silently).
  */
 async function readParts(parser: ParserInternals, raw: Uint8Array, onInvalidBase64: () => void): Promise<void> {
   if (parser.started) throw new Error('postal-mime parser already used');
   parser.started = true;
-  parser.buf = ownArrayBuffer(raw);
-  parser.av = new Uint8Array(parser.buf);
-  parser.readPos = 0;
+  const view = bufferView(raw);
+  const length = view.length;
+  let position = 0;
   let invalidBase64Seen = false;
-  while (parser.readPos < parser.av.length) {
-    const { bytes: line, done } = parser.readLine();
+  while (position < length) {
+    const newline = view.indexOf(0x0a, position);
+    let end = newline < 0 ? length : newline;
+    while (end > position && view[end - 1] === 0x0d) end--;
+    const line = new Uint8Array(view.buffer, view.byteOffset + position, end - position);
+    position = newline < 0 ? length : newline + 1;
+    const done = position >= length;
     const node = parser.currentNode;
     if (!invalidBase64Seen && node.state === 'body' && node.contentTransferEncoding.encoding === 'base64' && !node.contentType.multipart && !isBase64Line(line)) {
       invalidBase64Seen = true;
@@ -279,7 +283,6 @@ function internalsOf(parser: PostalMime): ParserInternals {
   const internals = parser as unknown as ParserInternals;
   if (
     typeof internals.processLine !== 'function' ||
-    typeof internals.readLine !== 'function' ||
     typeof internals.currentNode?.feed !== 'function' ||
     !Array.isArray(internals.boundaries) ||
     internals.started !== false ||
@@ -288,11 +291,6 @@ function internalsOf(parser: PostalMime): ParserInternals {
     throw new Error('postal-mime internals changed (src/mime/parse.ts reads those of postal-mime 4.0)');
   }
   return internals;
-}
-
-/** The ArrayBuffer the parser reads: the one under `raw` when `raw` spans all of it, else a copy (as postal-mime's parse() makes). */
-function ownArrayBuffer(raw: Uint8Array): ArrayBuffer {
-  return raw.buffer instanceof ArrayBuffer && raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength ? raw.buffer : new Uint8Array(raw).buffer; // a copy (a Buffer's slice() would share the pool)
 }
 
 function bufferView(bytes: Uint8Array): Buffer {
