@@ -19,22 +19,47 @@ const textEncoder = new TextEncoder();
 
 /** Stands for Blob inside a decoder's finalize(): joins the chunks into one ArrayBuffer of their exact length. */
 class ChunkJoin {
-  private readonly bytes: Uint8Array;
+  private bytes!: Uint8Array;
 
   constructor(parts: Iterable<ChunkPart> = []) {
-    const views: Uint8Array[] = [];
+    const list = Array.isArray(parts) ? (parts as readonly ChunkPart[]) : Array.from(parts);
+    // Most chunks are byte arrays and "\n" strings (the pass-through decoder's lines): measured and
+    // copied as they are. Any other kind of chunk is first turned into bytes.
     let length = 0;
-    for (const part of parts) {
-      const view = bytesOf(part);
-      views.push(view);
-      length += view.byteLength;
+    for (const part of list) {
+      if (part === '\n') length++;
+      else if (part instanceof Uint8Array) length += part.byteLength;
+      else {
+        this.joinViews(list);
+        return;
+      }
     }
-    this.bytes = new Uint8Array(length);
+    const bytes = new Uint8Array(length);
+    let offset = 0;
+    for (const part of list) {
+      if (part === '\n') {
+        bytes[offset++] = 0x0a;
+      } else {
+        const view = part as Uint8Array;
+        bytes.set(view, offset);
+        offset += view.byteLength;
+      }
+    }
+    this.bytes = bytes;
+  }
+
+  /** Joins chunks of any kind, each turned into bytes first. */
+  private joinViews(list: readonly ChunkPart[]): void {
+    const views = list.map(bytesOf);
+    let length = 0;
+    for (const view of views) length += view.byteLength;
+    const bytes = new Uint8Array(length);
     let offset = 0;
     for (const view of views) {
-      this.bytes.set(view, offset);
+      bytes.set(view, offset);
       offset += view.byteLength;
     }
+    this.bytes = bytes;
   }
 
   get size(): number {
