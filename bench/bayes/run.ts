@@ -38,8 +38,8 @@ const usage = `npm run bench:bayes -- [options]
   --folds N                folds of the cross-validation (default 5)
   --seeds N                partitions into folds averaged for the token-family comparison (default 4)
   --set KEY=VALUE,...      override parameters (robs, robx, min_dev, max_tokens, spam_cutoff, ham_cutoff)
-  --rounds N               timed classification rounds after an untimed one, the tools taking turns; speeds are the
-                           median round (default 7)
+  --rounds N               timed classification rounds after an untimed one, the tools taking turns (who goes first
+                           alternating); speeds are the median round (default 11)
   --no-bogofilter          do not run bogofilter
   --write / --no-write     update docs/benchmarks.md (default: write)
   --doc FILE               the file to update (default docs/benchmarks.md)
@@ -113,7 +113,7 @@ function parsePlan(argv: string[]): Plan {
     tune: values.tune ?? false,
     folds: whole('folds', values.folds, 5, 2),
     seeds: whole('seeds', values.seeds, 4, 1),
-    rounds: whole('rounds', values.rounds, 7, 1),
+    rounds: whole('rounds', values.rounds, 11, 1),
     overrides,
     bogofilter: !values['no-bogofilter'],
     write: values['no-write'] ? false : (values.write ?? true),
@@ -447,7 +447,7 @@ function report(results: Results): string {
       'evidence (log10 H − log10 S, src/classifier/robinson.ts, also in its decision line): about half the spam has a probability of exactly 1, where a ' +
       'double stops, and the evidence tells them apart. "1-ROCA % (scores alone)" ranks by the probability alone, equal ones tying, for comparison. Speeds are wall-clock messages/s of one process over the whole half: bogofilter\'s ' +
       'include starting its processes; Rempart\'s include reading the files. ' +
-      `The test half is classified in ${plan.rounds} timed round${plan.rounds === 1 ? '' : 's'} after one untimed warm-up round${bogofilter ? ', the tools taking turns (Rempart, then bogofilter) so that a slow spell of the machine slows both' : ''}; ` +
+      `The test half is classified in ${plan.rounds} timed round${plan.rounds === 1 ? '' : 's'} after one untimed warm-up round${bogofilter ? ', the tools taking turns (Rempart first in odd rounds, bogofilter first in even ones) so that a slow spell of the machine slows both' : ''}; ` +
       'the speeds are the median round (verdicts and scores are the same every round). Per round, in messages/s: ' +
       `${[rempart, ...(bogofilter ? [bogofilter] : [])].map((run) => `${run.name} ${run.roundSeconds.map((seconds) => fmt(rate(testCount, seconds))).join(', ')}`).join('; ')}.`,
     '',
@@ -584,10 +584,15 @@ async function main(): Promise<number> {
       log(`warm-up round: classifying ${test.length} messages`);
       await classifyRempart(preparedRempart, test, params);
       if (preparedBogofilter) await classifyBogofilter(preparedBogofilter.directory, test, bogofilterCutoffs(preparedBogofilter.parameters));
+      // Who goes first alternates from round to round, so that neither tool always follows the other.
       for (let round = 1; round <= plan.rounds; round++) {
         log(`round ${round} of ${plan.rounds}: classifying ${test.length} messages`);
+        const bogofilterRound = async () => {
+          if (preparedBogofilter) bogofilterRounds.push(await classifyBogofilter(preparedBogofilter.directory, test, bogofilterCutoffs(preparedBogofilter.parameters)));
+        };
+        if (round % 2 === 0) await bogofilterRound();
         rempartRounds.push(await classifyRempart(preparedRempart, test, params));
-        if (preparedBogofilter) bogofilterRounds.push(await classifyBogofilter(preparedBogofilter.directory, test, bogofilterCutoffs(preparedBogofilter.parameters)));
+        if (round % 2 === 1) await bogofilterRound();
       }
       rempart = rempartRun(preparedRempart, rempartRounds);
       if (preparedBogofilter && bogofilterVersionText !== undefined) {
