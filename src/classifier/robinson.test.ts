@@ -177,6 +177,27 @@ test('classify keeps at most max_tokens, the most significant, ties in the messa
   assert.deepEqual(classify(['weak', 'tie2', 'strong', 'tie1'], counts, TRAINED, params), result, 'deterministic');
 });
 
+test('classify reads the counts by the given hashes where the lookup keeps them by hash, and only there', () => {
+  const counts = new Map<string, TokenCounts>([
+    ['viagra', { spam: 300, ham: 0 }],
+    ['meeting', { spam: 1, ham: 400 }],
+  ]);
+  const tokens = ['viagra', 'meeting', 'unseen'];
+  // A stand-in keyed by "high:low", with hashes that are not those of the strings: only getByHash can find them.
+  const byHash = new Map<string, TokenCounts>([
+    ['1:2', counts.get('viagra')!],
+    ['3:4', counts.get('meeting')!],
+  ]);
+  const hashes = Uint32Array.from([1, 2, 3, 4, 5, 6]);
+  const lookup = { get: (): TokenCounts | undefined => undefined, getByHash: (high: number, low: number) => byHash.get(`${high}:${low}`) };
+  const expected = classify(tokens, counts, TRAINED, BOGOFILTER)!;
+  assert.deepEqual(classify(tokens, lookup, TRAINED, BOGOFILTER, hashes), expected);
+  // Without hashes, or from a lookup without getByHash, the tokens themselves are looked up.
+  assert.equal(classify(tokens, lookup, TRAINED, BOGOFILTER)!.significantTokens.length, 0);
+  assert.deepEqual(classify(tokens, counts, TRAINED, BOGOFILTER, hashes), expected);
+  assert.throws(() => classify(tokens, lookup, TRAINED, BOGOFILTER, hashes.subarray(0, 4)), RangeError);
+});
+
 test('classify: edge cases', () => {
   const counts = new Map<string, TokenCounts>([['the', { spam: 500, ham: 500 }]]);
   // No tokens at all, only neutral tokens, only tokens never seen: no evidence, unsure.

@@ -218,15 +218,21 @@ export function verdictOf(probability: number, params: Pick<ClassifierParams, 's
 
 /**
  * Classifies a message from its distinct tokens and their counts (tokens never seen absent from
- * `counts`). Undefined (no verdict) until each class has min_messages learned messages.
+ * `counts`). Undefined (no verdict) until each class has min_messages learned messages. `hashes`,
+ * when given, are the tokens' hashes as the tokenizer gives them (HashedTokens, two values per token):
+ * a lookup that keeps its counts by hash (getByHash) is then read by them.
  */
 export function classify(
   tokens: readonly string[],
-  counts: { get(token: string): TokenCounts | undefined },
+  counts: { get(token: string): TokenCounts | undefined; getByHash?(high: number, low: number): TokenCounts | undefined },
   classes: ClassCounts,
   params: ClassifierParams,
+  hashes?: Uint32Array,
 ): Classification | undefined {
   if (classes.spamMessages < params.min_messages || classes.hamMessages < params.min_messages) return undefined;
+  if (hashes !== undefined && hashes.length !== tokens.length * 2) throw new RangeError(`classify: ${hashes.length} hash values for ${tokens.length} tokens (two per token expected)`);
+  // The tokenizer's hashes spare hashing every token again where the counts are kept by hash.
+  const byHash = hashes !== undefined && counts.getByHash !== undefined;
   const { robs, robx, min_dev: minDev } = params;
   const unseenDeviation = Math.abs(robx - EVEN_ODDS);
   /** Position in `tokens` of each significant token, its f(w) and its deviation |f(w) − 0.5|. */
@@ -234,7 +240,7 @@ export function classify(
   const fs: number[] = [];
   const deviations: number[] = [];
   for (let position = 0; position < tokens.length; position++) {
-    const found = counts.get(tokens[position]!);
+    const found = byHash ? counts.getByHash!(hashes[2 * position]!, hashes[2 * position + 1]!) : counts.get(tokens[position]!);
     // A token never seen has f = robx: significant for all or for none, usually none.
     if (found === undefined && unseenDeviation <= minDev) continue;
     const f = tokenProbability(found, classes, robs, robx);

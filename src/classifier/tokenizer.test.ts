@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseMessage } from '../mime/parse.js';
 import { BoundedCache } from '../core/bounded-cache.js';
-import { ALL_TOKEN_FAMILIES, digitShape, domainTokens, tokenize, tokenizeWith } from './tokenizer.js';
+import { hashToken, tokenHash } from './token-hash.js';
+import { ALL_TOKEN_FAMILIES, digitShape, domainTokens, tokenize, tokenizeHashed, tokenizeWith } from './tokenizer.js';
 
 const HEADERS = [
   'Received: from mail.sender.example (mail.sender.example [198.51.100.7]) by mx.receiver.example (Postfix) with ESMTP id 4F2A1; Wed, 31 Dec 2025 23:58:00 +0100',
@@ -162,13 +163,21 @@ test('deterministic and distinct: the same message gives the same tokens in the 
   assert.deepEqual(first, second);
   assert.equal(new Set(first).size, first.length);
   assert.deepEqual(first.filter((t) => ['win', 'WIN', 'money', '$100'].includes(t)), ['win', 'WIN', 'money', '$100']);
+  // Each token's hash comes with it, as hashToken() gives it from the string.
+  const { tokens, hashes } = tokenizeHashed(await parseMessage(raw));
+  assert.deepEqual(tokens, first);
+  assert.equal(hashes.length, 2 * tokens.length);
+  tokens.forEach((token, i) => {
+    hashToken(token);
+    assert.deepEqual([hashes[2 * i], hashes[2 * i + 1]], [tokenHash.high, tokenHash.low], token);
+  });
 });
 
 test('token families can be switched off, to measure them', async () => {
   const message = await parseMessage(Buffer.from(`${HEADERS.join('\n')}\nContent-Type: text/html\n\n<font color=red>FREE $100</font>\n`));
-  const all = tokenizeWith(message, ALL_TOKEN_FAMILIES);
+  const all = tokenizeWith(message, ALL_TOKEN_FAMILIES).tokens;
   assert.deepEqual(all, tokenize(message));
-  const none = tokenizeWith(message, { received: false, headerNames: false, capitals: false, numberShapes: false, htmlTags: false });
+  const none = tokenizeWith(message, { received: false, headerNames: false, capitals: false, numberShapes: false, htmlTags: false }).tokens;
   for (const gone of ['received:sender.example', 'header:received', 'FREE', 'N:$NNN', 'tag:font']) {
     assert.ok(all.includes(gone) && !none.includes(gone), gone);
   }

@@ -181,6 +181,8 @@ const foldedUnitBuffer = new CodeUnitBuffer();
 /** The distinct tokens of a message, in the order they first come, collected under the limits above. */
 class TokenSet {
   readonly tokens: string[] = [];
+  /** The tokens' hashes, two values each (see HashedTokens). */
+  readonly hashes: number[] = [];
   /** Text characters still to read. */
   private textBudget = MAX_TEXT_CHARS;
 
@@ -191,15 +193,22 @@ class TokenSet {
   add(token: string): void {
     if (this.tokens.length >= MAX_TOKENS) return;
     hashToken(token);
-    if (seenTokens.add(tokenHash.high, tokenHash.low)) this.tokens.push(token);
+    this.keepIfNew(token);
   }
 
   /** Adds the token `prefix` + text.slice(from, to) (`units`: the code units of `text`), making its string only when it is new; returns whether it was. */
   private addSlice(prefix: string, text: string, units: Uint16Array, from: number, to: number): boolean {
     if (this.tokens.length >= MAX_TOKENS) return false;
     hashTokenOfUnits(prefix, units, from, to);
-    if (!seenTokens.add(tokenHash.high, tokenHash.low)) return false;
-    this.tokens.push(prefix + text.slice(from, to));
+    return this.keepIfNew(prefix, text, from, to);
+  }
+
+  /** Keeps the token (`prefix` + text.slice(from, to), the whole of `prefix` by default) whose hash is in tokenHash, unless the message gave it already; returns whether it was new. */
+  private keepIfNew(prefix: string, text = '', from = 0, to = 0): boolean {
+    const { high, low } = tokenHash;
+    if (!seenTokens.add(high, low)) return false;
+    this.tokens.push(to > from ? prefix + text.slice(from, to) : prefix);
+    this.hashes.push(high, low);
     return true;
   }
 
@@ -604,18 +613,33 @@ function urls(set: TokenSet, message: ParsedMessage): void {
   }
 }
 
-/** The distinct tokens of `message`, with only the given token families of those that can be switched off. */
-export function tokenizeWith(message: ParsedMessage, options: Readonly<TokenizerOptions>): string[] {
+/**
+ * A message's distinct tokens with their 64-bit hashes (token-hash.ts), computed anyway to tell
+ * them apart: token i's halves are hashes[2i] (high) and hashes[2i + 1] (low). The classifier looks
+ * counts up by them (classify()), without hashing every token a second time.
+ */
+export interface HashedTokens {
+  tokens: string[];
+  hashes: Uint32Array;
+}
+
+/** The distinct tokens of `message` and their hashes, with only the given token families of those that can be switched off. */
+export function tokenizeWith(message: ParsedMessage, options: Readonly<TokenizerOptions>): HashedTokens {
   const set = new TokenSet(options);
   headers(set, message.headers);
   structure(set, message);
   urls(set, message);
   for (const part of message.textParts) if (part.kind === 'text') set.words(part.content, '');
   html(set, message);
-  return set.tokens;
+  return { tokens: set.tokens, hashes: Uint32Array.from(set.hashes) };
+}
+
+/** The distinct tokens of `message` (see the top of the file) and their hashes: deterministic (same message, same tokens in the same order), no I/O. */
+export function tokenizeHashed(message: ParsedMessage): HashedTokens {
+  return tokenizeWith(message, ALL_TOKEN_FAMILIES);
 }
 
 /** The distinct tokens of `message` (see the top of the file): deterministic (same message, same tokens in the same order), no I/O. */
 export function tokenize(message: ParsedMessage): string[] {
-  return tokenizeWith(message, ALL_TOKEN_FAMILIES);
+  return tokenizeHashed(message).tokens;
 }

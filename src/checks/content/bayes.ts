@@ -14,9 +14,9 @@ import type { Logger } from '../../core/log.js';
 import type { Decision } from '../../core/pipeline.js';
 import type { Task } from '../../core/task.js';
 import { messageDigest } from '../../scan/message-digest.js';
-import { memo } from '../../core/message.js';
+import { memo, type ParsedMessage } from '../../core/message.js';
 import { classify, type Classification } from '../../classifier/robinson.js';
-import { tokenize } from '../../classifier/tokenizer.js';
+import { tokenizeHashed, type HashedTokens } from '../../classifier/tokenizer.js';
 import type { BayesClass, BayesCounts, BayesStore } from '../../store/types.js';
 
 /** Digits of the probability in the header and the facts. */
@@ -52,6 +52,9 @@ export function bayesSymbol(result: Pick<Classification, 'probability' | 'verdic
 
 const round = (n: number): number => Math.round(n * 100) / 100;
 
+/** The message's Bayes tokens and their hashes, tokenized once for classifying and auto-learning. */
+const tokensOf = (message: ParsedMessage): HashedTokens => memo(message, 'bayes-tokens', () => tokenizeHashed(message));
+
 /** The class auto-learning gives a decision, or undefined when it is not a clear case. */
 export function autoLearnClass(decision: Decision, settings: Config['bayes']['auto_learn']): BayesClass | undefined {
   // A check's verdict or an allow-list entry decided, not the score: nothing to learn from.
@@ -68,7 +71,7 @@ async function autoLearn(task: Task, decision: Decision, settings: Config['bayes
   if (!message || !task.raw || message.truncated) return;
   const kind = autoLearnClass(decision, settings.auto_learn);
   if (!kind) return;
-  const input = { digest: messageDigest(task.raw), kind, tokens: memo(message, 'bayes-tokens', () => tokenize(message)), now: Math.floor(task.startedMs / 1000) };
+  const input = { digest: messageDigest(task.raw), kind, tokens: tokensOf(message).tokens, now: Math.floor(task.startedMs / 1000) };
   const scopes = [''];
   if (settings.per_user && task.envelope.recipients.length === 1) scopes.push(task.envelope.recipients[0]!.toLowerCase());
   for (const scope of scopes) {
@@ -91,8 +94,8 @@ export const bayesCheck: CheckDescriptor = {
         if (!message) return undefined;
         const { scope, counts } = await scopeFor(task.envelope.recipients, settings, store.bayes);
         if (counts.spamMessages < settings.min_messages || counts.hamMessages < settings.min_messages) return undefined;
-        const tokens = memo(message, 'bayes-tokens', () => tokenize(message));
-        const result = classify(tokens, await store.bayes.lookup(scope, tokens), counts, settings);
+        const { tokens, hashes } = tokensOf(message);
+        const result = classify(tokens, await store.bayes.lookup(scope, tokens), counts, settings, hashes);
         if (!result) return undefined;
         const probability = Number(result.probability.toFixed(PROBABILITY_DIGITS));
         const symbol = bayesSymbol(result, settings);

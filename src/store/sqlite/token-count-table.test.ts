@@ -3,6 +3,7 @@
 // large for a slot; and the spread of its hash over the slots.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { hashToken, tokenHash } from '../../classifier/token-hash.js';
 import { TokenCountTable } from './token-count-table.js';
 
 /** A deterministic pseudo-random sequence (xorshift32). */
@@ -16,10 +17,23 @@ function randomSource(seed: number): () => number {
   };
 }
 
+/** The counts of `token` read by its hash, as the classifier reads them with the tokenizer's hashes. */
+function byHash(table: TokenCountTable, token: string): { spam: number; ham: number } | undefined {
+  hashToken(token);
+  return table.getByHash(tokenHash.high, tokenHash.low);
+}
+
 function assertSame(table: TokenCountTable, reference: Map<string, { spam: number; ham: number }>, probes: readonly string[]): void {
   assert.equal(table.size, reference.size);
-  for (const [token, counts] of reference) assert.deepEqual(table.get(token), counts, token);
-  for (const token of probes) if (!reference.has(token)) assert.equal(table.get(token), undefined, token);
+  for (const [token, counts] of reference) {
+    assert.deepEqual(table.get(token), counts, token);
+    assert.deepEqual(byHash(table, token), counts, token);
+  }
+  for (const token of probes) {
+    if (reference.has(token)) continue;
+    assert.equal(table.get(token), undefined, token);
+    assert.equal(byHash(table, token), undefined, token);
+  }
 }
 
 test('sets, updates and removals give what a Map gives, through growth and long probe runs', () => {

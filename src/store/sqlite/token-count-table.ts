@@ -50,9 +50,15 @@ export class TokenCountTable {
 
   /** The counts of `token`, undefined when it has none: a new object each time. */
   get(token: string): TokenCounts | undefined {
-    const at = this.find(token);
-    if (at < 0) return undefined;
+    hashToken(token);
+    return this.getByHash(tokenHash.high, tokenHash.low);
+  }
+
+  /** The counts of the token whose hash (src/classifier/token-hash.ts) is `high`:`low`, as get() gives them. */
+  getByHash(high: number, low: number): TokenCounts | undefined {
+    const at = this.slotOfHash(high, low);
     const slots = this.slots;
+    if (slots[at] === 0 && slots[at + 1] === 0) return undefined;
     return { spam: slots[at + 2]!, ham: slots[at + 3]! };
   }
 
@@ -108,7 +114,11 @@ export class TokenCountTable {
   /** The index in `slots` of the slot holding `token`, or else of the empty slot that ends its run (where it goes). Leaves its hash in tokenHash. */
   private slotOf(token: string): number {
     hashToken(token);
-    const { high, low } = tokenHash;
+    return this.slotOfHash(tokenHash.high, tokenHash.low);
+  }
+
+  /** slotOf() for the token whose hash is `high`:`low`. */
+  private slotOfHash(high: number, low: number): number {
     const slots = this.slots;
     const mask = this.mask;
     let slot = high & mask;
