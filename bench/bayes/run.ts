@@ -436,9 +436,9 @@ function report(results: Results): string {
       'md5 (in its file name) starts with an even hex digit is for training, an odd one for testing ' +
       `(training: ${fmt(counts.train.spam)} spam, ${fmt(counts.train.ham)} ham; test: ${fmt(counts.test.spam)} spam, ${fmt(counts.test.ham)} ham). ` +
       'Each tool learns the whole training half from an empty database, then classifies the test half. ' +
-      'Rempart runs the daemon\'s code path in one Node process: read the file, `parseMessage`, `tokenize`, then the SQLite store (a fresh one in a ' +
+      'Rempart runs the daemon\'s code path in one Node process: read the file, `parseMessage`, `tokenizeHashed` (the tokens and their hashes), then the SQLite store (a fresh one in a ' +
       `temporary directory, opened by \`openStore\`): \`learn\` for training (under each message's digest, ${LEARNS_IN_FLIGHT} learns in flight as \`rempart learn\` does), ` +
-      '`counts` and `lookup` for each message to classify, then `classify`. bogofilter: `bogofilter -C -d DIR -s -b` and `-n -b` with the training files\' ' +
+      '`counts` and `lookup` for each message to classify, then `classify` (given the tokenizer\'s hashes, as the daemon\'s Bayes check does). bogofilter: `bogofilter -C -d DIR -s -b` and `-n -b` with the training files\' ' +
       'names on its standard input, then `bogofilter -C -d DIR -b -TT` for the test files (batch mode, its compiled-in defaults: `-C` reads no configuration file, ' +
       'and Debian\'s leaves every setting at its default anyway). Verdicts at each tool\'s default cutoffs: spam at or above the spam cutoff, ham at or below ' +
       'the ham cutoff, unsure between (a Rempart message without any significant token is unsure whatever the cutoffs). ' +
