@@ -2,7 +2,8 @@
 // character-by-character loops: reading a Uint16Array is several times faster than charCodeAt(),
 // which checks the string's kind (one- or two-byte, flat or not) at every call, and the copy is one
 // native call. The buffer grows to the longest text copied and is kept (2 bytes a character: 1 MiB
-// for the tokenizer's 512 Ki characters at most).
+// for the tokenizer's 512 Ki characters at most; the tokenizer keeps two, the text as written and
+// folded, so 2 MiB at most).
 import { endianness } from 'node:os';
 
 /** Characters a new buffer holds: 4 Ki. */

@@ -240,3 +240,9 @@ test('orderByDescending: greatest first, equal keys in index order, as a stable 
     }
   }
 });
+
+test('orderByDescending returns an array of its own, which a later call leaves as it was', () => {
+  const first = orderByDescending([0.1, 0.3, 0.2]);
+  orderByDescending([0.9, 0.8, 0.7, 0.6, 0.5]);
+  assert.deepEqual([...first], [1, 2, 0]);
+});

@@ -2,7 +2,7 @@
 // clearing between messages, and the renumbering of generations when their count wraps.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hashToken, tokenHash } from './token-hash.js';
+import { hashToken, tokenHash } from '../core/token-hash.js';
 import { TokenHashSet } from './token-hash-set.js';
 
 function add(set: TokenHashSet, token: string): boolean {

@@ -1,4 +1,4 @@
-// The set of the tokens a message has given so far, known by their 64-bit hashes (token-hash.ts),
+// The set of the tokens a message has given so far, known by their 64-bit hashes (src/core/token-hash.ts),
 // for the tokenizer: it tells a repeated token from a new one without making its string or hashing
 // a string again, which a Set of strings does for every word (a fifth of tokenizing a message).
 // One table serves message after message: clear() empties it at once, each slot carrying the number

@@ -41,7 +41,7 @@ import { htmlOf } from '../content/html.js';
 import { BoundedCache } from '../core/bounded-cache.js';
 import { registrableDomain, urlsOf } from '../content/urls.js';
 import { CodeUnitBuffer } from './code-units.js';
-import { hashToken, hashTokenOfUnits, tokenHash } from './token-hash.js';
+import { hashToken, hashTokenOfUnits, tokenHash } from '../core/token-hash.js';
 import { TokenHashSet } from './token-hash-set.js';
 
 /** Token families that can be switched off, to measure what each brings (bench/bayes); all on in `tokenize`. */
@@ -291,17 +291,11 @@ class TokenSet {
         if (size > MAX_WORD_CHARS) {
           this.add(`${prefix}skip:${source[i]!.toLowerCase()}${Math.floor(size / 10) * 10}`);
         } else if (size >= MIN_WORD_CHARS) {
-          if (folded !== undefined) {
-            // No string is made for a repeated word, nor its digit shape again (the same as before).
-            const isNew = this.addSlice(prefix, folded, foldedUnits, i, end);
-            if (capitals && uppers >= 2 && lowers === 0) this.addSlice(prefix, source, units, i, end);
-            if (isNew && numberShapes && digits > 0) this.add(`${prefix}N:${digitShape(folded.slice(i, end))}`);
-          } else {
-            const word = source.slice(i, end).toLowerCase();
-            this.add(prefix + word);
-            if (capitals && uppers >= 2 && lowers === 0) this.add(prefix + source.slice(i, end));
-            if (numberShapes && digits > 0) this.add(`${prefix}N:${digitShape(word)}`);
-          }
+          // From the text folded as a whole, no string is made for a repeated word (addSlice).
+          if (folded !== undefined) this.addSlice(prefix, folded, foldedUnits, i, end);
+          else this.add(prefix + source.slice(i, end).toLowerCase());
+          if (capitals && uppers >= 2 && lowers === 0) this.addSlice(prefix, source, units, i, end);
+          if (numberShapes && digits > 0) this.add(`${prefix}N:${digitShape(folded !== undefined ? folded.slice(i, end) : source.slice(i, end).toLowerCase())}`);
         }
         i = end;
         continue;
@@ -614,7 +608,7 @@ function urls(set: TokenSet, message: ParsedMessage): void {
 }
 
 /**
- * A message's distinct tokens with their 64-bit hashes (token-hash.ts), computed anyway to tell
+ * A message's distinct tokens with their 64-bit hashes (src/core/token-hash.ts), computed anyway to tell
  * them apart: token i's halves are hashes[2i] (high) and hashes[2i + 1] (low). The classifier looks
  * counts up by them (classify()), without hashing every token a second time.
  */

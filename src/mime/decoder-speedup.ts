@@ -19,45 +19,24 @@ const textEncoder = new TextEncoder();
 
 /** Stands for Blob inside a decoder's finalize(): joins the chunks into one ArrayBuffer of their exact length. */
 class ChunkJoin {
-  private bytes!: Uint8Array;
+  private readonly bytes: Uint8Array;
 
   constructor(parts: Iterable<ChunkPart> = []) {
-    const list = Array.isArray(parts) ? (parts as readonly ChunkPart[]) : Array.from(parts);
-    // Most chunks are byte arrays and "\n" strings (the pass-through decoder's lines): measured and
-    // copied as they are. Any other kind of chunk is first turned into bytes.
+    // Most chunks are byte arrays and "\n" strings (the pass-through decoder's lines): copied as they
+    // are. Any other kind of chunk is first turned into bytes.
+    let list = Array.isArray(parts) ? (parts as readonly ChunkPart[]) : Array.from(parts);
+    if (!list.every((part) => part === '\n' || part instanceof Uint8Array)) list = list.map(bytesOf);
     let length = 0;
-    for (const part of list) {
-      if (part === '\n') length++;
-      else if (part instanceof Uint8Array) length += part.byteLength;
-      else {
-        this.joinViews(list);
-        return;
-      }
-    }
+    for (const part of list) length += part === '\n' ? 1 : (part as Uint8Array).byteLength;
     const bytes = new Uint8Array(length);
     let offset = 0;
     for (const part of list) {
       if (part === '\n') {
         bytes[offset++] = 0x0a;
       } else {
-        const view = part as Uint8Array;
-        bytes.set(view, offset);
-        offset += view.byteLength;
+        bytes.set(part as Uint8Array, offset);
+        offset += (part as Uint8Array).byteLength;
       }
-    }
-    this.bytes = bytes;
-  }
-
-  /** Joins chunks of any kind, each turned into bytes first. */
-  private joinViews(list: readonly ChunkPart[]): void {
-    const views = list.map(bytesOf);
-    let length = 0;
-    for (const view of views) length += view.byteLength;
-    const bytes = new Uint8Array(length);
-    let offset = 0;
-    for (const view of views) {
-      bytes.set(view, offset);
-      offset += view.byteLength;
     }
     this.bytes = bytes;
   }

@@ -257,6 +257,22 @@ test('damaged and cut archives: what can be read is listed, with the problem', a
   assert.deepEqual(truncated.attachments[0]!.archive?.problems, ['truncated']);
 });
 
+test('line ends: LF or CRLF, carriage returns before the line feed dropped, inside a line kept, the last line with or without its end', async () => {
+  const bodyOf = async (raw: string) => (await parseMessage(Buffer.from(raw, 'latin1'))).textParts[0]?.content;
+  const headers = 'Subject: lines\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\n';
+  assert.equal(await bodyOf(`${headers}one\r\ntwo\r\n`), 'one\ntwo\n');
+  assert.equal(await bodyOf(headers.replaceAll('\r\n', '\n') + 'one\ntwo\n'), 'one\ntwo\n');
+  assert.equal(await bodyOf(`${headers}one\r\r\ntwo\r\r\r\n`), 'one\ntwo\n');
+  assert.equal(await bodyOf(`${headers}in\rside\r\nlast without end`), 'in\rside\nlast without end\n');
+  assert.equal(await bodyOf(`${headers}last ends in CR\r`), 'last ends in CR\n');
+  // A subarray of a larger buffer (as a pooled Buffer is) reads only its own bytes.
+  const padded = Buffer.from(`XXXX${headers}inner\r\nYYYY`, 'latin1');
+  assert.equal((await parseMessage(padded.subarray(4, padded.length - 4))).textParts[0]?.content, 'inner\n');
+  // Boundaries are found whatever the line ends.
+  const mixed = `Subject: m\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\r\nContent-Type: text/plain\n\nfirst\r\n--b\nContent-Type: text/plain\r\n\r\nsecond\n--b--\r\n`;
+  assert.deepEqual((await parseMessage(Buffer.from(mixed))).textParts.map((part) => part.content), ['first\n', 'second\n']);
+});
+
 test('malformed MIME becomes problems, never an exception', async () => {
   const cases: Array<[string, Uint8Array, string[]]> = [
     ['empty input', new Uint8Array(0), ['empty message']],

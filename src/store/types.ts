@@ -366,7 +366,7 @@ export interface TokenCounts {
  */
 export interface TokenCountsLookup {
   get(token: string): Readonly<TokenCounts> | undefined;
-  /** The same, by the token's 64-bit hash (src/classifier/token-hash.ts), where the lookup keeps its counts by hash (the SQLite in-memory copy). */
+  /** The same, by the token's 64-bit hash (src/core/token-hash.ts), where the lookup keeps its counts by hash (the SQLite in-memory copy). */
   getByHash?(high: number, low: number): Readonly<TokenCounts> | undefined;
 }
 

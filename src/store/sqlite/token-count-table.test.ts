@@ -3,7 +3,7 @@
 // large for a slot; and the spread of its hash over the slots.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hashToken, tokenHash } from '../../classifier/token-hash.js';
+import { hashToken, tokenHash } from '../../core/token-hash.js';
 import { TokenCountTable } from './token-count-table.js';
 
 /** A deterministic pseudo-random sequence (xorshift32). */

@@ -3,7 +3,7 @@
 // 105 bytes a token, and a lookup reads three places scattered over the heap (the Map's slot, the
 // stored key string to compare, the counts object): 140-220 ns a token on the SpamAssassin corpus,
 // a third of classifying a message. Here a token is known by a 64-bit hash of its characters
-// (src/classifier/token-hash.ts, two independent 32-bit halves), and each slot holds that hash and
+// (src/core/token-hash.ts, two independent 32-bit halves), and each slot holds that hash and
 // the two counts side by side, 16 bytes: a lookup hashes the token and reads one slot, mostly one
 // cache line.
 //
@@ -15,7 +15,7 @@
 // Open addressing with linear probing, at most half full (grown by doubling), removal by moving the
 // following slots back (no tombstones). A slot is empty when both hash halves are 0; a token whose
 // hash is 0:0 is stored as 0:1.
-import { hashToken, tokenHash } from '../../classifier/token-hash.js';
+import { hashToken, tokenHash } from '../../core/token-hash.js';
 import { regrowSlots } from '../../core/slot-table.js';
 import type { TokenCounts } from '../types.js';
 
@@ -54,7 +54,7 @@ export class TokenCountTable {
     return this.getByHash(tokenHash.high, tokenHash.low);
   }
 
-  /** The counts of the token whose hash (src/classifier/token-hash.ts) is `high`:`low`, as get() gives them. */
+  /** The counts of the token whose hash (src/core/token-hash.ts) is `high`:`low`, as get() gives them. */
   getByHash(high: number, low: number): TokenCounts | undefined {
     const at = this.slotOfHash(high, low);
     const slots = this.slots;

@@ -1,5 +1,5 @@
 // The 64-bit hash of a Bayes token, as two independent 32-bit halves: the tokenizer tells tokens
-// apart by it (tokenizer.ts, without making a string for a token it already has), and the in-memory
+// apart by it (src/classifier/tokenizer.ts, without making a string for a token it already has), and the in-memory
 // copy of the global database keys its counts by it (src/store/sqlite/token-count-table.ts).
 // Two multiplicative hashes of the token's UTF-16 code units with different constants, each
 // finished by MurmurHash3's mixer; never 0:0 (a token that would hash to it gets 0:1), so that the
