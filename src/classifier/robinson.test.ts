@@ -188,14 +188,14 @@ test('classify reads the counts by the given hashes where the lookup keeps them 
     ['1:2', counts.get('viagra')!],
     ['3:4', counts.get('meeting')!],
   ]);
-  const hashes = Uint32Array.from([1, 2, 3, 4, 5, 6]);
+  const hashes = [1, 2, 3, 4, 5, 6];
   const lookup = { get: (): TokenCounts | undefined => undefined, getByHash: (high: number, low: number) => byHash.get(`${high}:${low}`) };
   const expected = classify(tokens, counts, TRAINED, BOGOFILTER)!;
   assert.deepEqual(classify(tokens, lookup, TRAINED, BOGOFILTER, hashes), expected);
   // Without hashes, or from a lookup without getByHash, the tokens themselves are looked up.
   assert.equal(classify(tokens, lookup, TRAINED, BOGOFILTER)!.significantTokens.length, 0);
   assert.deepEqual(classify(tokens, counts, TRAINED, BOGOFILTER, hashes), expected);
-  assert.throws(() => classify(tokens, lookup, TRAINED, BOGOFILTER, hashes.subarray(0, 4)), RangeError);
+  assert.throws(() => classify(tokens, lookup, TRAINED, BOGOFILTER, hashes.slice(0, 4)), RangeError);
 });
 
 test('classify: edge cases', () => {

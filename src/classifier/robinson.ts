@@ -227,7 +227,7 @@ export function classify(
   counts: { get(token: string): TokenCounts | undefined; getByHash?(high: number, low: number): TokenCounts | undefined },
   classes: ClassCounts,
   params: ClassifierParams,
-  hashes?: Uint32Array,
+  hashes?: ArrayLike<number>,
 ): Classification | undefined {
   if (classes.spamMessages < params.min_messages || classes.hamMessages < params.min_messages) return undefined;
   if (hashes !== undefined && hashes.length !== tokens.length * 2) throw new RangeError(`classify: ${hashes.length} hash values for ${tokens.length} tokens (two per token expected)`);

@@ -614,7 +614,7 @@ function urls(set: TokenSet, message: ParsedMessage): void {
  */
 export interface HashedTokens {
   tokens: string[];
-  hashes: Uint32Array;
+  hashes: number[];
 }
 
 /** The distinct tokens of `message` and their hashes, with only the given token families of those that can be switched off. */
@@ -625,7 +625,7 @@ export function tokenizeWith(message: ParsedMessage, options: Readonly<Tokenizer
   urls(set, message);
   for (const part of message.textParts) if (part.kind === 'text') set.words(part.content, '');
   html(set, message);
-  return { tokens: set.tokens, hashes: Uint32Array.from(set.hashes) };
+  return { tokens: set.tokens, hashes: set.hashes };
 }
 
 /** The distinct tokens of `message` (see the top of the file) and their hashes: deterministic (same message, same tokens in the same order), no I/O. */

@@ -247,15 +247,16 @@ async function headerBlockHeaders(raw: Uint8Array): Promise<MessageHeader[]> {
 async function readParts(parser: ParserInternals, raw: Uint8Array, onInvalidBase64: () => void): Promise<void> {
   if (parser.started) throw new Error('postal-mime parser already used');
   parser.started = true;
-  const view = bufferView(raw);
+  const view = bufferView(raw); // Buffer#indexOf: a native search
+  const bytes = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength); // Uint8Array#subarray: the cheapest view per line
   const length = view.length;
   let position = 0;
   let invalidBase64Seen = false;
   while (position < length) {
     const newline = view.indexOf(0x0a, position);
     let end = newline < 0 ? length : newline;
-    while (end > position && view[end - 1] === 0x0d) end--;
-    const line = new Uint8Array(view.buffer, view.byteOffset + position, end - position);
+    while (end > position && bytes[end - 1] === 0x0d) end--;
+    const line = bytes.subarray(position, end);
     position = newline < 0 ? length : newline + 1;
     const done = position >= length;
     const node = parser.currentNode;
