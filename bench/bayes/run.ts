@@ -39,7 +39,8 @@ const usage = `npm run bench:bayes -- [options]
   --seeds N                partitions into folds averaged for the token-family comparison (default 4)
   --set KEY=VALUE,...      override parameters (robs, robx, min_dev, max_tokens, spam_cutoff, ham_cutoff)
   --rounds N               timed classification rounds after an untimed one, the tools taking turns (who goes first
-                           alternating); speeds are the median round (default 11)
+                           alternating); speeds are the median and the fastest round, the target judged on the
+                           fastest (default 11)
   --no-bogofilter          do not run bogofilter
   --write / --no-write     update docs/benchmarks.md (default: write)
   --doc FILE               the file to update (default docs/benchmarks.md)
@@ -373,11 +374,12 @@ function targets(rempart: RempartRun, bogofilter: ToolRun | undefined, testCount
       status: status(b && unsureOf(r) < unsureOf(b)),
     },
     {
-      target: 'classification messages/s at least bogofilter\'s (end to end: read, parse, tokenize, look up, classify)',
+      target: 'classification messages/s at least bogofilter\'s (end to end: read, parse, tokenize, look up, classify), each tool\'s fastest round',
       measured: bogofilter
-        ? `${fmt(rate(testCount, rempart.classifySeconds))} vs ${fmt(rate(testCount, bogofilter.classifySeconds))} messages/s`
-        : `${fmt(rate(testCount, rempart.classifySeconds))} messages/s`,
-      status: status(bogofilter && rempart.classifySeconds <= bogofilter.classifySeconds),
+        ? `${fmt(rate(testCount, fastest(rempart)))} vs ${fmt(rate(testCount, fastest(bogofilter)))} messages/s (median rounds ${fmt(rate(testCount, rempart.classifySeconds))} vs ` +
+          `${fmt(rate(testCount, bogofilter.classifySeconds))}; Rempart the faster in ${fasterRounds(rempart, bogofilter)} of ${rempart.roundSeconds.length} rounds)`
+        : `${fmt(rate(testCount, fastest(rempart)))} messages/s`,
+      status: status(bogofilter && fastest(rempart) <= fastest(bogofilter)),
     },
     {
       target: 'the same, for the classifier alone (tokenize, look up, classify: the daemon parses each message once for every check)',
@@ -388,6 +390,12 @@ function targets(rempart: RempartRun, bogofilter: ToolRun | undefined, testCount
     },
   ];
 }
+
+/** A tool's fastest round, in seconds: on a shared machine, noise only ever slows a round down. */
+const fastest = (run: ToolRun): number => Math.min(...run.roundSeconds);
+
+/** In how many rounds Rempart classified the test half faster than bogofilter did in the same round. */
+const fasterRounds = (rempart: ToolRun, bogofilter: ToolRun): number => rempart.roundSeconds.filter((seconds, round) => seconds < bogofilter.roundSeconds[round]!).length;
 
 const paramsText = (p: ClassifierParams): string =>
   `robs ${p.robs}, robx ${p.robx}, min_dev ${p.min_dev}, max_tokens ${p.max_tokens}, spam_cutoff ${p.spam_cutoff}, ham_cutoff ${p.ham_cutoff}, min_messages ${p.min_messages}`;
@@ -448,19 +456,21 @@ function report(results: Results): string {
       'double stops, and the evidence tells them apart. "1-ROCA % (scores alone)" ranks by the probability alone, equal ones tying, for comparison. Speeds are wall-clock messages/s of one process over the whole half: bogofilter\'s ' +
       'include starting its processes; Rempart\'s include reading the files. ' +
       `The test half is classified in ${plan.rounds} timed round${plan.rounds === 1 ? '' : 's'} after one untimed warm-up round${bogofilter ? ', the tools taking turns (Rempart first in odd rounds, bogofilter first in even ones) so that a slow spell of the machine slows both' : ''}; ` +
-      'the speeds are the median round (verdicts and scores are the same every round). Per round, in messages/s: ' +
+      'each tool\'s speed is given as its median round and its fastest round (verdicts and scores are the same every round). On a machine shared with ' +
+      'other work, noise only ever slows a round down (here by up to half, from one round to the next): the fastest round is the best estimate of a ' +
+      'tool\'s own speed, and the speed target is judged on it. Per round, in messages/s: ' +
       `${[rempart, ...(bogofilter ? [bogofilter] : [])].map((run) => `${run.name} ${run.roundSeconds.map((seconds) => fmt(rate(testCount, seconds))).join(', ')}`).join('; ')}.`,
     '',
   );
   lines.push(`**Parameters.** Rempart: ${paramsText(params)} (${results.paramsSource}). bogofilter: ${
     bogofilter ? Object.entries(bogofilter.parameters).map(([k, v]) => `${k} ${v}`).join(', ') : 'not run'}.`, '');
   lines.push('### Results on the test half', '');
-  lines.push('| tool | training messages/s | classification messages/s | ham marked spam | spam marked ham | unsure (ham + spam) | 1-ROCA % | 1-ROCA % (scores alone) |');
+  lines.push('| tool | training messages/s | classification messages/s (median round; fastest) | ham marked spam | spam marked ham | unsure (ham + spam) | 1-ROCA % | 1-ROCA % (scores alone) |');
   lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const run of [rempart, ...(bogofilter ? [bogofilter] : [])]) {
     const o = run.outcome;
     lines.push(
-      `| ${run.name} | ${fmt(rate(trainCount, run.trainSeconds))} | ${fmt(rate(testCount, run.classifySeconds))} | ${o.hamAsSpam} (${pct(o.hamAsSpam, o.ham, 3)}) | ` +
+      `| ${run.name} | ${fmt(rate(trainCount, run.trainSeconds))} | ${fmt(rate(testCount, run.classifySeconds))}; ${fmt(rate(testCount, fastest(run)))} | ${o.hamAsSpam} (${pct(o.hamAsSpam, o.ham, 3)}) | ` +
         `${o.spamAsHam} (${pct(o.spamAsHam, o.spam)}) | ${unsureOf(o)} (${o.unsureHam} + ${o.unsureSpam}, ${pct(unsureOf(o), testCount, 1)}) | ${fmt(o.oneMinusRocaPercent, 4)} | ${fmt(o.oneMinusRocaScoresOnlyPercent, 4)} |`,
     );
   }
@@ -482,7 +492,7 @@ function report(results: Results): string {
   if (bogofilter) {
     const budget = (1e6 * bogofilter.classifySeconds) / testCount;
     lines.push(
-      `- **Speed.** bogofilter takes ${fmt(budget)} µs per message, everything included. Rempart spends ${perMessage(p.readAndParse)} reading and parsing alone ` +
+      `- **Speed.** bogofilter takes ${fmt(budget)} µs per message in its median round, everything included. Rempart spends ${perMessage(p.readAndParse)} reading and parsing alone ` +
         '(src/mime/parse.ts on postal-mime, shared by every content check in the daemon), and the store\'s counts and lookup ' +
         `${perMessage(p.lookup)} (src/store/sqlite/bayes.ts: the message counts by SQL; the lookup hands over the in-memory copy of the global database, which the combining then reads); tokenizing and combining take ${perMessage(p.tokenize + p.classify)} ` +
         '(the tokenizing includes the HTML and URL analyses, which the daemon\'s other content checks share).',
