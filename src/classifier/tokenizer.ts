@@ -374,7 +374,9 @@ function hostNames(host: string): string[] {
 const ADDRESS = /([^\s<>()"',;:@]+)@([a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+)/gi;
 const IPV4 = /\b(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\b/g;
 const HOST_NAME = /\b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}\b/gi;
-const RECEIVED_FROM = /^\s*from\s+([\s\S]*?)(?:\bby\b|;|$)/i;
+/** A Received header's `from` clause runs from after "from " to the first "by" word or ";" (or the end): found in two searches, not by a lazy match trying both at every character. */
+const RECEIVED_FROM_START = /^\s*from\s+/i;
+const RECEIVED_FROM_END = /\bby\b|;/gi;
 
 /** Loopback, private, link-local, shared (CGNAT), multicast and reserved IPv4 networks: not telling. */
 function isPrivateIpv4(a: number, b: number): boolean {
@@ -415,8 +417,12 @@ const relayTokenCache = new BoundedCache<readonly string[]>(10_000, 200);
 
 /** The relay named in a Received header's `from` clause: host names with parent domains, public /24 network. */
 function receivedFrom(set: TokenSet, value: string): void {
-  const clause = RECEIVED_FROM.exec(capped(value))?.[1];
-  if (clause === undefined) return;
+  const text = capped(value);
+  const start = RECEIVED_FROM_START.exec(text);
+  if (start === null) return;
+  RECEIVED_FROM_END.lastIndex = start[0].length;
+  const end = RECEIVED_FROM_END.exec(text);
+  const clause = text.slice(start[0].length, end === null ? text.length : end.index);
   for (const token of relayTokenCache.get(clause, relayTokens)) set.add(token);
 }
 
