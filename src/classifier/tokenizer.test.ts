@@ -136,6 +136,18 @@ test('headers: chosen ones with their name as prefix; delivery headers and Recei
   assert.ok(!tokens.includes('lunch') && tokens.includes('hello') && !tokens.includes('subject:hello'));
 });
 
+test('Received: the from clause ends at the first "by" word or ";", whatever their case, or at the end', async () => {
+  const relaysOf = async (received: string) =>
+    (await tokensOf([`Received: ${received}`, 'Subject: hi'], 'body\n')).filter((token) => token.startsWith('received:')).sort();
+  assert.deepEqual(await relaysOf('from a.relay.example BY mx.site.example; Mon'), ['received:a.relay.example', 'received:relay.example']);
+  assert.deepEqual(await relaysOf('from a.relay.example; by mx.site.example'), ['received:a.relay.example', 'received:relay.example']);
+  assert.deepEqual(await relaysOf('from bypass.relay.example (nearby.other.example) by mx.site.example'), [
+    'received:bypass.relay.example', 'received:nearby.other.example', 'received:other.example', 'received:relay.example',
+  ]);
+  assert.deepEqual(await relaysOf('  FROM\ta.relay.example'), ['received:a.relay.example', 'received:relay.example']);
+  assert.deepEqual(await relaysOf('by mx.site.example from a.relay.example'), []);
+});
+
 test('attachments: type, extension, name words; the extensions inside archives', async () => {
   const boundary = 'b0undary';
   const body = [

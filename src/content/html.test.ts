@@ -27,6 +27,24 @@ test('visible text: tags stripped, entities decoded, unrendered content and zero
   assert.equal(analyseHtml(['<p>first part</p>', '<p>second part</p>']).text, 'first part second part', 'parts are joined');
 });
 
+test('link texts: one already clean is kept as it is; any white space at an end, run of it, or zero-width character is collapsed', () => {
+  const cases: [string, string][] = [
+    ['Click here', 'Click here'],
+    ['', ''],
+    [' ', ''],
+    ['\u00a0lead', 'lead'],
+    ['trail\t', 'trail'],
+    ['\u2028line', 'line'],
+    ['\ufeffbom', 'bom'],
+    ['\u200b', ''],
+    ['a\u00adb', 'ab'],
+    ['two  spaces', 'two spaces'],
+    ['new\nline', 'new line'],
+    ['\u3000wide space', 'wide space'],
+  ];
+  for (const [text, expected] of cases) assert.equal(analyseHtml([`<a href="https://x.example/">${text}</a>`]).links[0]!.text, expected, JSON.stringify(text));
+});
+
 test('links keep their href and visible text; images their source, remoteness and declared size', () => {
   const html = analyseHtml([
     `<a href=" https://shop.example/a ">Buy <b>now</b><span style="display:none">hidden</span></a>

@@ -239,7 +239,7 @@ export function countLetters(text: string): number {
 /** White space to collapse to one space: a run of two or more, or one that is not a space already (fewer replacements than every run). */
 const COLLAPSIBLE_SPACE = /\s{2,}|[^\S ]/g;
 /** What collapse() changes: a zero-width character, white space to collapse, or white space at either end. */
-const TO_COLLAPSE = /[\u00ad\u034f\u180e\u200b-\u200f\u2060-\u2064\ufeff]|\s{2}|[^\S ]|^ | $/;
+const TO_COLLAPSE = new RegExp(`${ZERO_WIDTH.source}|\\s{2}|[^\\S ]|^ | $`);
 /** `text` without zero-width characters, white space collapsed, trimmed; most link texts need nothing, and one search tells. */
 const collapse = (text: string): string => (TO_COLLAPSE.test(text) ? text.replace(ZERO_WIDTH, '').replace(COLLAPSIBLE_SPACE, ' ').trim() : text);
 
