@@ -266,7 +266,7 @@ test('line ends: LF or CRLF, carriage returns before the line feed dropped, insi
   assert.equal(await bodyOf(`${headers}in\rside\r\nlast without end`), 'in\rside\nlast without end\n');
   assert.equal(await bodyOf(`${headers}last ends in CR\r`), 'last ends in CR\n');
   // A subarray of a larger buffer (as a pooled Buffer is) reads only its own bytes.
-  const padded = Buffer.from(`XXXX${headers}inner\r\nYYYY`, 'latin1');
+  const padded = Buffer.from(`pad-${headers}inner\r\n-pad`, 'latin1');
   assert.equal((await parseMessage(padded.subarray(4, padded.length - 4))).textParts[0]?.content, 'inner\n');
   // Boundaries are found whatever the line ends.
   const mixed = `Subject: m\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\r\nContent-Type: text/plain\n\nfirst\r\n--b\nContent-Type: text/plain\r\n\r\nsecond\n--b--\r\n`;
