@@ -193,21 +193,20 @@ class TokenSet {
   add(token: string): void {
     if (this.tokens.length >= MAX_TOKENS) return;
     hashToken(token);
-    this.keepIfNew(token);
+    if (this.isNew()) this.tokens.push(token);
   }
 
-  /** Adds the token `prefix` + text.slice(from, to) (`units`: the code units of `text`), making its string only when it is new; returns whether it was. */
-  private addSlice(prefix: string, text: string, units: Uint16Array, from: number, to: number): boolean {
-    if (this.tokens.length >= MAX_TOKENS) return false;
+  /** Adds the token `prefix` + text.slice(from, to) (`units`: the code units of `text`), making its string only when it is new. */
+  private addSlice(prefix: string, text: string, units: Uint16Array, from: number, to: number): void {
+    if (this.tokens.length >= MAX_TOKENS) return;
     hashTokenOfUnits(prefix, units, from, to);
-    return this.keepIfNew(prefix, text, from, to);
+    if (this.isNew()) this.tokens.push(prefix + text.slice(from, to));
   }
 
-  /** Keeps the token (`prefix` + text.slice(from, to), the whole of `prefix` by default) whose hash is in tokenHash, unless the message gave it already; returns whether it was new. */
-  private keepIfNew(prefix: string, text = '', from = 0, to = 0): boolean {
+  /** Whether the message had not given the token whose hash is in tokenHash; a new one's hash is kept (its string comes next). */
+  private isNew(): boolean {
     const { high, low } = tokenHash;
     if (!seenTokens.add(high, low)) return false;
-    this.tokens.push(to > from ? prefix + text.slice(from, to) : prefix);
     this.hashes.push(high, low);
     return true;
   }
